@@ -1,0 +1,5 @@
+"""``python -m driftmatrix``."""
+
+from driftmatrix.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Result values and the files they live in: ``cells/<id>.json`` and ``results.json``.
+
+A :class:`CellResult` is what one cell ended with; :class:`RunResults` is a whole run. Both are
+frozen and serialise to the JSON of DESIGN.md's "results.json" section. Every report is rendered
+from ``results.json`` alone; the raw outputs a comparison needs live only in the per-cell files.
+Files are written atomically (temp file, fsync, ``os.replace``) so a crash never leaves half a
+file (FIELD-NOTES.md: ENOSPC can surface only at ``close()``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from driftmatrix.outcome import Flag, Verdict
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a cell failed: an exception type (or a kind such as ``BuildError``) and one line."""
+
+    type: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        """JSON form."""
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """Everything one cell ended with.
+
+    Attributes:
+        id: The cell id.
+        backend: The backend that ran it (``venv``/``docker``), after ``auto`` was resolved.
+        python: Python version requested in the matrix.
+        packages: Requested pins.
+        installed: Every distribution installed in the cell, transitive ones included.
+        limits: ``{memory, cpus, timeout, enforced}``; ``enforced`` maps each limit to the
+            mechanism that enforced it, or None when it was not enforced.
+        verdict: The single verdict.
+        flags: Flags beside it, in vocabulary order.
+        probes: Probe name → the runner's probe record (status, seconds, details).
+        comparison: The comparison with the reference cell (see ``compare.py``), or None when
+            none was possible.
+        error: Why it failed, or None.
+        outputs: Raw outputs (row ids, tags, classes, per-method values); kept in the per-cell
+            file only, not in results.json.
+        fingerprint: Content hash of the cell's inputs (environment, limits, artifact, golden
+            set, probe code); ``--resume`` reuses a result only when it matches.
+        seconds: Wall time of the cell, build included.
+    """
+
+    id: str
+    backend: str
+    python: str
+    packages: Mapping[str, str]
+    installed: Mapping[str, str]
+    limits: Mapping[str, Any]
+    verdict: Verdict
+    flags: tuple[Flag, ...] = ()
+    probes: Mapping[str, Any] = field(default_factory=dict)
+    comparison: Mapping[str, Any] | None = None
+    error: ErrorInfo | None = None
+    outputs: Mapping[str, Any] | None = None
+    fingerprint: str = ""
+    seconds: float = 0.0
+
+    def with_comparison(
+        self, verdict: Verdict, flags: tuple[Flag, ...], comparison: Mapping[str, Any] | None
+    ) -> CellResult:
+        """A copy with the verdict and comparison decided against the reference."""
+        return replace(self, verdict=verdict, flags=flags, comparison=comparison)
+
+    def to_json(self, *, with_outputs: bool) -> dict[str, Any]:
+        """JSON form; ``with_outputs`` adds the raw outputs (per-cell files only)."""
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "backend": self.backend,
+            "python": self.python,
+            "packages": dict(self.packages),
+            "installed": dict(self.installed),
+            "limits": dict(self.limits),
+            "verdict": self.verdict.value,
+            "flags": [flag.value for flag in self.flags],
+            "probes": dict(self.probes),
+            "comparison": dict(self.comparison) if self.comparison is not None else None,
+            "error": self.error.to_json() if self.error else None,
+            "fingerprint": self.fingerprint,
+            "seconds": round(self.seconds, 3),
+        }
+        if with_outputs:
+            doc["outputs"] = dict(self.outputs) if self.outputs is not None else None
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> CellResult:
+        """Parse the JSON form (raises ``KeyError``/``ValueError``/``TypeError`` when malformed)."""
+        error = doc.get("error")
+        return cls(
+            id=str(doc["id"]),
+            backend=str(doc["backend"]),
+            python=str(doc["python"]),
+            packages=dict(doc["packages"]),
+            installed=dict(doc.get("installed") or {}),
+            limits=dict(doc["limits"]),
+            verdict=Verdict.parse(doc["verdict"]),
+            flags=tuple(Flag.parse(f) for f in doc.get("flags") or ()),
+            probes=dict(doc.get("probes") or {}),
+            comparison=doc.get("comparison"),
+            error=ErrorInfo(str(error["type"]), str(error["message"])) if error else None,
+            outputs=doc.get("outputs"),
+            fingerprint=str(doc.get("fingerprint", "")),
+            seconds=float(doc.get("seconds", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """A whole run: the matrix, the artifact, the reference cell and every cell's result.
+
+    Attributes:
+        matrix: ``{name, path, sha256}``.
+        artifact: ``{path, format, sha256, globals}``.
+        reference: Id of the reference cell.
+        cells: Results in matrix order.
+        compare: The ``[compare]`` policy used (tolerances, ratios, fail_on).
+    """
+
+    matrix: Mapping[str, Any]
+    artifact: Mapping[str, Any]
+    reference: str
+    cells: tuple[CellResult, ...]
+    compare: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def reference_result(self) -> CellResult | None:
+        """The reference cell's result, if it ran."""
+        return next((c for c in self.cells if c.id == self.reference), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The results.json document."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "matrix": dict(self.matrix),
+            "artifact": dict(self.artifact),
+            "reference": self.reference,
+            "compare": dict(self.compare),
+            "cells": [cell.to_json(with_outputs=False) for cell in self.cells],
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> RunResults:
+        """Parse a results.json document."""
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"schema_version {doc.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+            )
+        return cls(
+            matrix=dict(doc["matrix"]),
+            artifact=dict(doc["artifact"]),
+            reference=str(doc["reference"]),
+            cells=tuple(CellResult.from_json(c) for c in doc["cells"]),
+            compare=dict(doc.get("compare") or {}),
+        )
+
+
+def _finite(value: Any) -> Any:
+    """Replace non-finite floats by strings so results.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write ``doc`` as JSON to ``path`` atomically: temp file, fsync, ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(_finite(doc), handle, indent=2, sort_keys=False, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cell_path(out_dir: Path, cell_id: str) -> Path:
+    """Where a cell's own result file lives."""
+    return out_dir / "cells" / f"{cell_id}.json"
+
+
+def write_cell(out_dir: Path, result: CellResult) -> Path:
+    """Write one cell's result (with its outputs) atomically; returns the path."""
+    path = cell_path(out_dir, result.id)
+    write_json_atomic(path, {"schema_version": SCHEMA_VERSION, **result.to_json(with_outputs=True)})
+    return path
+
+
+def read_cell(path: Path) -> CellResult:
+    """Read a cell file written by :func:`write_cell`."""
+    with path.open(encoding="utf-8") as handle:
+        return CellResult.from_json(json.load(handle))
+
+
+def write_results(out_dir: Path, results: RunResults) -> Path:
+    """Write ``results.json`` atomically; returns the path."""
+    path = out_dir / "results.json"
+    write_json_atomic(path, results.to_json())
+    return path
+
+
+def read_results(out_dir: Path) -> RunResults:
+    """Read ``DIR/results.json``."""
+    with (out_dir / "results.json").open(encoding="utf-8") as handle:
+        return RunResults.from_json(json.load(handle))
