@@ -1,0 +1,190 @@
+"""The probe loop: run the requested probes in order and keep result.json current.
+
+Every probe is written as ``running`` before it starts and rewritten when it ends, so a process
+that dies inside a probe still leaves a result file that says where. Everything a probe raises
+becomes data; ``KeyboardInterrupt`` and ``SystemExit`` (artifact code calling ``sys.exit``) are
+recorded too, and then the run stops: the remaining probes are ``skipped``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import PROTOCOL, environment, imports, load, predict, roundtrip
+from ._errors import error_info
+from ._warnings import capture, describe
+
+
+class Probe:
+    """How to run one probe and what it depends on.
+
+    Args:
+        run: ``run(ctx, record)``; fills ``record``, may set ``status``/``error`` itself (a
+            partial failure) or raise (the probe failed).
+        requires: Probes that must have run, and be ``ok``, earlier in this job: their results
+            are this probe's input.
+        after: Probes whose failure makes this one meaningless, when they were requested.
+    """
+
+    def __init__(self, run, requires=(), after=()) -> None:
+        self.run = run
+        self.requires = requires
+        self.after = after
+
+
+#: Every probe this runner knows, by its protocol name.
+PROBES = {
+    "environment": Probe(environment.run),
+    "imports": Probe(imports.run),
+    "load": Probe(load.run, after=("imports",)),
+    "predict": Probe(predict.run, requires=("load",)),
+    "roundtrip": Probe(roundtrip.run, requires=("load", "predict")),
+}
+
+
+class ResultWriteError(Exception):
+    """result.json could not be written (the work directory is unusable or full)."""
+
+
+class Context:
+    """What probes hand on to later probes in the same process."""
+
+    def __init__(self, job) -> None:
+        self.job = job
+        self.installed = {}  # environment → top-level "installed"
+        self.estimator = None  # load → predict, roundtrip
+        self.golden = None  # predict → roundtrip
+        self.outputs = None  # predict → top-level "outputs"
+        self.predictions = {}  # predict → roundtrip: {method: {values, dtype, shape}}
+
+
+class Run:
+    """One run of the runner and its result document.
+
+    Args:
+        result_file: Where the document is written (a ``_job.ResultFile``).
+        cell: The cell id from the job, copied into the result.
+    """
+
+    def __init__(self, result_file, cell=None) -> None:
+        self.result_file = result_file
+        self.ctx = None
+        self.doc = {
+            "protocol": PROTOCOL,
+            "cell": cell,
+            "finished": False,
+            "stage": None,
+            "python": environment.python_info(),
+            "installed": {},
+            "probes": {},
+            "outputs": None,
+            "error": None,
+        }
+
+    def execute(self, job) -> None:
+        """Run every probe of ``job`` in order, writing the result after each one.
+
+        Raises:
+            ResultWriteError: result.json could not be written.
+        """
+        self.ctx = Context(job)
+        records = self.doc["probes"]
+        self.write()
+        stopped = None
+        for name in job.probes:
+            if name in records:
+                continue  # a name listed twice runs once
+            probe = PROBES.get(name)
+            reason = stopped or _blocked(name, probe, records, job.probes)
+            if reason:
+                records[name] = {"status": "skipped", "seconds": 0.0, "reason": reason}
+            else:
+                self.doc["stage"] = name
+                records[name] = {"status": "running"}
+                self.write()
+                records[name], stop = _execute(probe, self.ctx)
+                if stop:
+                    stopped = "the run stopped after {} in probe '{}'".format(stop, name)
+            self.write()
+        if records.get("environment", {}).get("status") == "ok":
+            _add_blas(records["environment"])
+        self.doc["finished"] = True
+        self.write()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record that the runner itself failed (bad job, a bug) and write the result.
+
+        Raises:
+            ResultWriteError: result.json could not be written.
+        """
+        self.doc["error"] = error_info(exc)
+        self.write()
+
+    def write(self) -> None:
+        """Write the current document to result.json.
+
+        Raises:
+            ResultWriteError: The file could not be written.
+        """
+        if self.ctx is not None:
+            self.doc["installed"] = self.ctx.installed
+            self.doc["outputs"] = self.ctx.outputs
+        try:
+            self.result_file.write(self.doc)
+        except OSError as exc:
+            raise ResultWriteError(
+                "cannot write {}: {}".format(self.result_file.path, exc)
+            ) from exc
+
+
+def _blocked(name: str, probe, records: dict, requested: list):
+    """Return why ``probe`` cannot run now, or None when it can."""
+    if probe is None:
+        return "unknown probe '{}' (this runner knows: {})".format(name, ", ".join(PROBES))
+    for dependency in probe.requires:
+        if dependency not in requested:
+            return "it needs probe '{}', which the job does not request".format(dependency)
+        if dependency not in records:
+            return "it needs probe '{}' to run before it".format(dependency)
+        if records[dependency]["status"] != "ok":
+            return "probe '{}' {}".format(dependency, records[dependency]["status"])
+    for dependency in probe.after:
+        status = records.get(dependency, {}).get("status", "ok")
+        if status != "ok":
+            return "probe '{}' {}".format(dependency, status)
+    return None
+
+
+def _execute(probe, ctx):
+    """Run one probe; return ``(record, stop)``, ``stop`` naming an exception that ends the run."""
+    details = {"status": "running"}
+    caught = []
+    stop = None
+    start = time.perf_counter()
+    try:
+        with capture() as caught:
+            probe.run(ctx, details)
+    except BaseException as exc:
+        details["status"] = "failed"
+        details["error"] = error_info(exc)
+        if not isinstance(exc, Exception):
+            # KeyboardInterrupt, SystemExit and the like: whoever raised them wants the process
+            # to end. Record it and stop rather than carry on in an interpreter told to quit.
+            stop = type(exc).__name__
+    seconds = round(time.perf_counter() - start, 6)
+    status = details.pop("status")
+    error = details.pop("error", None)
+    record = {"status": "ok" if status == "running" else status, "seconds": seconds}
+    record.update(details)
+    record["warnings"] = describe(caught)
+    if error is not None:
+        record["error"] = error
+    return record, stop
+
+
+def _add_blas(record: dict) -> None:
+    # At the end of the run, when numpy, scipy and scikit-learn have loaded their native
+    # libraries: threadpoolctl can only report libraries that are loaded.
+    with capture() as caught:
+        environment.add_blas(record)
+    record["warnings"] = record.get("warnings", []) + describe(caught)

@@ -1,0 +1,74 @@
+"""Backends, selected by name from a plain mapping (as nox selects its venv backends).
+
+``auto`` is not a backend of its own: :func:`resolve_backends` maps it to one of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from driftmatrix.backends.base import Backend, Environment, Execution, Invocation
+from driftmatrix.backends.venv import VenvBackend
+from driftmatrix.errors import UsageError
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Environment",
+    "Execution",
+    "Invocation",
+    "get_backend",
+    "resolve_backends",
+]
+
+#: Backend name → factory taking the backend's keyword options.
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "venv": VenvBackend,
+    # "docker": DockerBackend,  # backends/docker.py; import it lazily in its factory so that the
+    #                           # optional `docker` dependency is only needed when it is chosen.
+}
+
+
+def get_backend(name: str, **options: Any) -> Backend:
+    """Create the backend called ``name`` with its keyword ``options``.
+
+    Raises:
+        UsageError: no backend has that name.
+    """
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS))
+        raise UsageError(f"unknown backend {name!r}; choose one of: {known}") from None
+    return factory(**options)
+
+
+def resolve_backends(names: Iterable[str], **options: Any) -> tuple[dict[str, Backend], list[str]]:
+    """Create one backend per name the cells use, resolving ``auto``.
+
+    Every factory receives the same keyword ``options`` (``cache_dir``, ``no_cache``). A name and
+    ``auto`` resolving to it share one instance, so they share its environment cache.
+
+    Returns:
+        The backends by the names asked for (``auto`` included), and notes for the user about
+        choices made on their behalf.
+
+    Raises:
+        UsageError: a name is neither a backend nor ``auto``.
+    """
+    wanted = set(names)
+    notes: list[str] = []
+    chosen: dict[str, Backend] = {}
+    concrete = sorted(wanted - {"auto"})
+    if "auto" in wanted:
+        # When backends/docker.py lands: pick "docker" here if its daemon answers, else fall
+        # back to venv with a note saying why.
+        auto = "venv"
+        notes.append("backend 'auto' runs on venv (the docker backend is not available)")
+        concrete = sorted({*concrete, auto})
+    for name in concrete:
+        chosen[name] = get_backend(name, **options)
+    if "auto" in wanted:
+        chosen["auto"] = chosen[auto]
+    return chosen, notes

@@ -1,0 +1,213 @@
+"""Finding host tools for the venv backend: a Python interpreter per cell, and ``uv``.
+
+Interpreters are searched where people install several Pythons side by side, in this order:
+pyenv's versions directory, ``pythonX.Y`` on ``PATH``, then ``uv python find``. Every candidate
+is *run* to verify it (pyenv shims on ``PATH`` exist even for versions that are not selected, and
+fail when started), and results are cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftmatrix.errors import BuildError, InfraError
+
+#: uv must never download a Python: only the package index is reachable where driftmatrix runs,
+#: and a silently downloaded interpreter would not be the one the user asked to test.
+UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+
+_REQUEST = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+
+# Runs under the candidate (any Python 3, so no f-strings beyond 3.6 syntax); -I keeps the
+# user's PYTHON* variables and site-packages from changing what we see.
+_PROBE = (
+    "import json, platform, sys; print(json.dumps({"
+    "'version': platform.python_version(), 'executable': sys.executable, "
+    "'implementation': platform.python_implementation(), "
+    "'venv': sys.prefix != getattr(sys, 'base_prefix', sys.prefix)}))"
+)
+_PROBE_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A verified Python interpreter on the host.
+
+    Attributes:
+        executable: Real path of the interpreter binary (symlinks and shims resolved).
+        version: Its full version, e.g. ``"3.11.7"``.
+        source: Where it was found: ``"pyenv"``, ``"PATH"`` or ``"uv"``.
+    """
+
+    executable: str
+    version: str
+    source: str
+
+
+_cache: dict[str, Interpreter] = {}
+_verified: dict[str, Interpreter | None] = {}
+_lock = threading.Lock()
+
+
+def find_interpreter(request: str) -> Interpreter:
+    """Return a CPython interpreter matching ``request`` (``"3.10"`` or ``"3.10.13"``).
+
+    For a two-part request the newest matching patch release of the first source that has one
+    wins. Results are cached per process.
+
+    Raises:
+        BuildError: the request is malformed, or no matching interpreter was found.
+    """
+    match = _REQUEST.match(request.strip())
+    if match is None:
+        raise BuildError(f"invalid Python version {request!r}; write e.g. '3.11' or '3.11.7'")
+    wanted = tuple(int(part) for part in match.groups() if part is not None)
+    major_minor = f"{wanted[0]}.{wanted[1]}"
+    with _lock:
+        if request in _cache:
+            return _cache[request]
+        looked: list[str] = []
+        for source, candidates in (
+            ("pyenv", _pyenv_candidates(major_minor, looked)),
+            ("PATH", _path_candidates(major_minor, looked)),
+            ("uv", _uv_candidates(request, looked)),
+        ):
+            found = [
+                interp
+                for candidate in candidates
+                if (interp := _verify(candidate, source)) is not None
+                and _version_tuple(interp.version)[: len(wanted)] == wanted
+            ]
+            if found:
+                best = max(found, key=lambda interp: _version_tuple(interp.version))
+                _cache[request] = best
+                return best
+    raise BuildError(
+        f"no Python {request} interpreter found (looked in {', '.join(looked)}); "
+        f"install it, e.g. with pyenv or uv python install"
+    )
+
+
+def find_uv(explicit: str | None = None) -> str:
+    """Return the path of the ``uv`` binary.
+
+    Args:
+        explicit: A path given by the user; used as is when it exists.
+
+    Raises:
+        InfraError: uv cannot be found.
+    """
+    if explicit is not None:
+        if Path(explicit).is_file() and os.access(explicit, os.X_OK):
+            return explicit
+        resolved = shutil.which(explicit)
+        if resolved is None:
+            raise InfraError(f"uv not found at {explicit!r}")
+        return resolved
+    try:
+        # The `uv` distribution is a dependency of driftmatrix: prefer the binary it ships, so the
+        # version is the one we were installed with rather than whatever PATH offers.
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        pass
+    resolved = shutil.which("uv")
+    if resolved is None:
+        raise InfraError(
+            "uv not found (neither the 'uv' Python package nor 'uv' on PATH); "
+            "install it with 'pip install uv'"
+        )
+    return resolved
+
+
+def _pyenv_root() -> Path:
+    if root := os.environ.get("PYENV_ROOT"):
+        return Path(root)
+    if pyenv := shutil.which("pyenv"):
+        try:
+            out = subprocess.run(
+                [pyenv, "root"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out:
+            return Path(out)
+    return Path.home() / ".pyenv"
+
+
+def _pyenv_candidates(major_minor: str, looked: list[str]) -> list[str]:
+    versions = _pyenv_root() / "versions"
+    looked.append(f"pyenv ({versions})")
+    return [str(path) for path in sorted(versions.glob(f"*/bin/python{major_minor}"))]
+
+
+def _path_candidates(major_minor: str, looked: list[str]) -> list[str]:
+    looked.append(f"python{major_minor} on PATH")
+    found = shutil.which(f"python{major_minor}")
+    return [found] if found else []
+
+
+def _uv_candidates(request: str, looked: list[str]) -> list[str]:
+    looked.append(f"uv python find {request}")
+    try:
+        uv = find_uv()
+    except InfraError:
+        return []
+    try:
+        result = subprocess.run(
+            [uv, "python", "find", request],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT,
+            env={**os.environ, **UV_ENV},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    path = result.stdout.strip()
+    return [path] if result.returncode == 0 and path else []
+
+
+def _verify(candidate: str, source: str) -> Interpreter | None:
+    """Run ``candidate`` and describe it; None when it does not start or is not a usable base."""
+    if candidate in _verified:
+        return _verified[candidate]
+    interp: Interpreter | None = None
+    try:
+        result = subprocess.run(
+            [candidate, "-I", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        if result.returncode == 0:
+            info = json.loads(result.stdout)
+            # A virtual environment (e.g. a pyenv-virtualenv) is not a base interpreter, and
+            # other implementations have other wheels: cells mean CPython.
+            if info["implementation"] == "CPython" and not info["venv"]:
+                interp = Interpreter(
+                    executable=os.path.realpath(info["executable"]),
+                    version=str(info["version"]),
+                    source=source,
+                )
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        interp = None
+    _verified[candidate] = interp
+    return interp
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``"3.13.0rc1"`` → ``(3, 13, 0)``: enough to match and order releases."""
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = re.match(r"\d+", part)
+        parts.append(int(digits.group()) if digits else 0)
+    return tuple(parts)

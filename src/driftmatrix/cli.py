@@ -1,0 +1,190 @@
+"""The command line. The only module that turns exceptions into messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from driftmatrix import __version__
+from driftmatrix.errors import EXIT_INFRA, DriftmatrixError, UsageError
+from driftmatrix.results import CellResult
+
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 2 (never a traceback)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def cache_dir() -> Path:
+    """Where environments and the staged runner are kept (``DRIFTMATRIX_CACHE`` overrides)."""
+    explicit = os.environ.get("DRIFTMATRIX_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftmatrix"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = _Parser(
+        prog="driftmatrix",
+        description="Does this model still load and predict the same in other environments?",
+    )
+    parser.add_argument("--version", action="version", version=f"driftmatrix {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="build, probe and compare every cell of a matrix")
+    run.add_argument("matrix", type=Path, help="the matrix file (TOML)")
+    run.add_argument("--out", type=Path, help="output directory (default: out/<matrix name>)")
+    run.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
+    run.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
+    run.add_argument("--cell", action="append", default=[], metavar="ID", help="only this cell")
+    run.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    run.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
+
+    lst = sub.add_parser("list", help="show the cells a matrix expands to")
+    lst.add_argument("matrix", type=Path)
+    lst.add_argument("--json", action="store_true", help="a CI matrix include-list")
+
+    rep = sub.add_parser("report", help="render the results of a run again (never re-runs)")
+    rep.add_argument("dir", type=Path, help="a run's output directory")
+    rep.add_argument("--format", default="terminal", help="terminal | md | json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns the exit code (0 pass · 1 finding · 2 usage · 3 infrastructure)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "list":
+            return _list(args)
+        return _report(args)
+    except DriftmatrixError as exc:
+        print(f"driftmatrix: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(
+            "driftmatrix: interrupted; finished cells are kept (continue with --resume)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if debug:
+            traceback.print_exc()
+        print(
+            f"driftmatrix: internal error: {type(exc).__name__}: {exc}"
+            + ("" if debug else " (run with --debug for the traceback)"),
+            file=sys.stderr,
+        )
+        return EXIT_INFRA
+
+
+def _progress(result: CellResult, done: int, total: int) -> None:
+    width = len(str(total))
+    error = f" — {result.error.type}: {result.error.message}" if result.error else ""
+    print(
+        f"[{done:>{width}}/{total}] {result.id}  {result.verdict.value}  "
+        f"({result.seconds:.1f}s){error[:160]}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from driftmatrix.backends import resolve_backends
+    from driftmatrix.report import render
+    from driftmatrix.results import write_results
+    from driftmatrix.run import Runner, RunOptions, default_jobs
+    from driftmatrix.spec import load_matrix
+    from driftmatrix.verdict import exit_code
+
+    spec = load_matrix(args.matrix)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    out = args.out or Path("out") / spec.name
+    options = RunOptions(
+        out_dir=out,
+        jobs=args.jobs or default_jobs(),
+        cell_ids=tuple(args.cell),
+        resume=args.resume,
+        backend=args.backend,
+    )
+    names = {options.backend or cell.backend for cell in spec.cells}
+    backends, notes = resolve_backends(names, cache_dir=cache_dir(), no_cache=args.no_cache)
+    for note in notes:
+        print(f"driftmatrix: {note}", file=sys.stderr)
+    runner = Runner(spec, options, backends, cache_dir(), progress=_progress)
+    results = runner.run()
+    write_results(out, results)
+    (out / "report.md").write_text(render(results, "md"), encoding="utf-8")
+    print(render(results, "terminal", color=sys.stdout.isatty()))
+    print(f"\nresults: {out / 'results.json'}   report: {out / 'report.md'}")
+    return exit_code(results, spec.compare.fail_on)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from driftmatrix.spec import load_matrix
+
+    spec = load_matrix(args.matrix)
+    if args.json:
+        include = [
+            {
+                "cell": cell.id,
+                "python": cell.python,
+                "packages": cell.pins,
+                "limits": cell.limits.to_json(),
+                "backend": cell.backend,
+                "reference": cell.id == spec.reference,
+            }
+            for cell in spec.cells
+        ]
+        print(json.dumps({"include": include}, indent=2))
+        return 0
+    rows = [
+        [
+            ("* " if cell.id == spec.reference else "  ") + cell.id,
+            cell.python,
+            " ".join(f"{k}=={v}" for k, v in cell.packages),
+            cell.limits.label or "-",
+            cell.backend,
+        ]
+        for cell in spec.cells
+    ]
+    print(tabulate(rows, headers=["cell", "python", "packages", "limits", "backend"]))
+    print(f"\n{len(spec.cells)} cells; * marks the reference cell")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from driftmatrix.report import FORMATS, render
+    from driftmatrix.results import read_results
+
+    if args.format not in FORMATS:
+        raise UsageError(
+            f"--format {args.format}: unknown format; choose one of {', '.join(FORMATS)}"
+        )
+    path = args.dir / "results.json"
+    try:
+        results = read_results(args.dir)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: not found; run `driftmatrix run` first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a driftmatrix results file ({exc})") from None
+    print(render(results, args.format, color=sys.stdout.isatty()))
+    return 0

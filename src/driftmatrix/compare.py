@@ -1,0 +1,387 @@
+"""Compare one cell's outputs with the reference cell's: labels, scores, methods, packages.
+
+Pure functions over the JSON the in-cell runner reports (docs/runner-protocol.md); the host never
+needs numpy. Decisions, so that every report and verdict means the same thing:
+
+* **Which method is which.** A method's ``kind`` comes from the reference's ``predict`` probe
+  record (then the cell's); without one, a method whose every leaf is a float is ``scores``,
+  anything else ``labels`` (the runner's own rule). Only methods that succeeded on both sides are
+  compared.
+* **Labels** are compared exactly, value and JSON type: ``1`` vs ``1.0`` or ``1`` vs ``"1"`` is a
+  flipped row, because a caller's ``pred == 1`` or dict lookup changes behaviour. The primary
+  label method (``predict`` when it is labels) is ``labels`` in the JSON; other label-kind
+  methods are listed under ``labels.others``.
+* **Scores** are compared elementwise with ``|cell - ref| <= atol + rtol * |ref|``
+  (``numpy.isclose`` with the reference as ``b``). ``beyond``/``total`` count *rows* (a row is
+  beyond when any of its elements is); the summary over all score methods counts distinct rows.
+* **Bit identity** (``identical``) is equality of ``float.hex`` and of the JSON type, so
+  ``-0.0`` vs ``0.0`` and ``1`` vs ``1.0`` are within tolerance but *not* identical. The runner
+  writes floats with their shortest round-trip ``repr``, so this is true bit identity (except NaN
+  payloads, which JSON cannot carry).
+* **Non-finite values.** NaN vs NaN at the same position is equal and identical; so is ``inf``
+  vs ``inf`` of the same sign. NaN or ``inf`` against anything else, or a non-number against a
+  different value, is beyond tolerance with an absolute and relative difference of ``inf``.
+* **max_rel** is relative to ``|ref|`` and skips positions where the reference is 0 (the ratio is
+  undefined there; a probability moving from 0.0 to 1e-17 would otherwise read "infinitely
+  different"). Those positions are still judged by ``atol``. It is 0.0 when nothing was measured.
+* **Shape mismatch** (different row count, column count, or nesting): every reference row counts
+  as flipped/beyond, ``max_abs``/``max_rel`` are None (not measurable) and ``shape_mismatch``
+  names both shapes.
+* **Methods**: ``missing`` are methods the reference answered that the cell's estimator does not
+  have at all (a method that *raised* in the cell is a predict failure, not "missing");
+  ``extra`` are methods only the cell answered. A missing method is **drift**: its outputs are
+  gone, the extreme case of a shape change, and a caller of it now gets ``AttributeError``.
+  ``predict-error`` stays a fact about the cell alone (a method raised there). Extra methods do
+  not make outputs non-identical; the verdict logic flags both as ``methods-differ``.
+* **Packages**: every installed distribution (transitive ones included) under its canonical
+  PEP 503 name.
+
+The result is a :class:`~driftmatrix.comparison.Comparison` (comparison.py: the frozen values
+and their JSON form).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol, TypeAlias
+
+from driftmatrix.comparison import (
+    Comparison,
+    LabelDiff,
+    PackageDiff,
+    RowDiff,
+    ScoreDiff,
+    Scores,
+    Shape,
+    ShapeMismatch,
+)
+
+#: Flipped label rows kept in a comparison (the count is always exact).
+MAX_LABEL_ROWS = 50
+#: Rows beyond tolerance kept per score method.
+MAX_SCORE_ROWS = 10
+
+_INF = math.inf
+
+
+class Policy(Protocol):
+    """What ``compare`` needs from ``[compare]``; spec.py's ``CompareSpec`` satisfies it."""
+
+    @property
+    def atol(self) -> float: ...
+
+    @property
+    def rtol(self) -> float: ...
+
+    @property
+    def latency_ratio(self) -> float | None: ...
+
+    @property
+    def memory_ratio(self) -> float | None: ...
+
+
+class Observed(Protocol):
+    """What one cell reported; :class:`~driftmatrix.results.CellResult` satisfies it."""
+
+    @property
+    def outputs(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def probes(self) -> Mapping[str, Any]: ...
+
+    @property
+    def installed(self) -> Mapping[str, str]: ...
+
+
+def compare(
+    reference: Observed, cell: Observed, policy: Policy, *, reference_id: str | None = None
+) -> Comparison:
+    """Compare a cell with the reference cell.
+
+    Args:
+        reference: What the reference cell reported (a ``CellResult`` or an ``Observation``).
+        cell: What the cell under comparison reported.
+        policy: Tolerances (``atol``, ``rtol``) and resource ratios, e.g. spec.py's CompareSpec.
+        reference_id: Id of the reference cell; defaults to ``reference.id`` when it has one.
+
+    Returns:
+        The comparison; see the module docstring for the exact semantics.
+
+    Raises:
+        ValueError: either side has no outputs (it never predicted; nothing to compare).
+    """
+    if reference.outputs is None or cell.outputs is None:
+        raise ValueError("both cells must have predicted to be compared")
+    ref_out, cell_out = reference.outputs, cell.outputs
+    ref_methods, cell_methods = _methods(ref_out), _methods(cell_out)
+    cell_known = set(cell_methods) | set(_probe_methods(cell.probes))
+    ref_known = set(ref_methods) | set(_probe_methods(reference.probes))
+    rows = _row_labels(ref_out)
+    labels: list[LabelDiff] = []
+    scores: list[ScoreDiff] = []
+    for name, ref_values in ref_methods.items():
+        if name not in cell_methods:
+            continue
+        if _kind(name, ref_values, reference.probes, cell.probes) == "labels":
+            classes = ref_out.get("classes")
+            labels.append(_compare_labels(name, ref_values, cell_methods[name], rows, classes))
+        else:
+            scores.append(_compare_scores(name, ref_values, cell_methods[name], rows, policy))
+    labels.sort(key=lambda diff: diff.method != "predict")  # what a reader means by "labels"
+    return Comparison(
+        reference=reference_id if reference_id is not None else str(getattr(reference, "id", "")),
+        labels=labels[0] if labels else None,
+        other_labels=tuple(labels[1:]),
+        scores=Scores(tuple(scores)) if scores else None,
+        missing=tuple(name for name in ref_methods if name not in cell_known),
+        extra=tuple(name for name in cell_methods if name not in ref_known),
+        packages=diff_packages(reference.installed, cell.installed),
+    )
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 canonical distribution name: ``Scikit_Learn`` → ``scikit-learn``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def diff_packages(reference: Mapping[str, str], cell: Mapping[str, str]) -> PackageDiff:
+    """Which installed distributions changed, appeared or disappeared relative to the reference.
+
+    Args:
+        reference: The reference cell's installed distributions (name → version).
+        cell: The cell's installed distributions.
+
+    Returns:
+        The differences, by canonical name, sorted.
+    """
+    ref = {canonical_name(k): str(v) for k, v in reference.items()}
+    new = {canonical_name(k): str(v) for k, v in cell.items()}
+    return PackageDiff(
+        changed=tuple(
+            (n, ref[n], new[n]) for n in sorted(ref.keys() & new.keys()) if ref[n] != new[n]
+        ),
+        added=tuple((n, new[n]) for n in sorted(new.keys() - ref.keys())),
+        removed=tuple((n, ref[n]) for n in sorted(ref.keys() - new.keys())),
+    )
+
+
+# --- labels and scores -------------------------------------------------------------------------
+
+
+_Rows: TypeAlias = tuple[list[str], list[str]]  # golden row ids and tags
+
+
+def _row_labels(outputs: Mapping[str, Any]) -> _Rows:
+    ids, tags = outputs.get("row_ids"), outputs.get("tags")
+    return (
+        [str(i) for i in ids] if isinstance(ids, list) else [],
+        ["" if t is None else str(t) for t in tags] if isinstance(tags, list) else [],
+    )
+
+
+def _row(rows: _Rows, index: int, ref: list[Any], cell: list[Any], abs_: float | None) -> RowDiff:
+    # Row numbers from 1 and no tag when the golden set has no id/tag column (the runner's rule).
+    ids, tags = rows
+    return RowDiff(
+        row=ids[index] if index < len(ids) else str(index + 1),
+        tag=tags[index] if index < len(tags) else "",
+        reference=ref[index],
+        cell=cell[index] if index < len(cell) else None,
+        abs=abs_,
+    )
+
+
+def _compare_labels(method: str, ref: Any, cell: Any, rows: _Rows, classes: Any) -> LabelDiff:
+    ref_rows, cell_rows = _rows(ref), _rows(cell)
+    mismatch = _shape_mismatch(ref, cell)
+    flipped_at = [
+        i
+        for i, value in enumerate(ref_rows)
+        if mismatch or i >= len(cell_rows) or not _bit_identical(value, cell_rows[i])
+    ]
+    shown = tuple(_row(rows, i, ref_rows, cell_rows, None) for i in flipped_at[:MAX_LABEL_ROWS])
+    return LabelDiff(
+        method=method,
+        flipped=len(flipped_at),
+        total=len(ref_rows),
+        rows=shown,
+        per_class=_per_class(ref_rows, cell_rows, classes),
+        shape_mismatch=mismatch,
+    )
+
+
+def _per_class(
+    ref_rows: list[Any], cell_rows: list[Any], classes: Any
+) -> tuple[tuple[str, int, int], ...]:
+    # The model's declared classes first (in its order), then anything else either side produced.
+    order: dict[str, None] = {}
+    for value in (classes if isinstance(classes, list) else []) + ref_rows + cell_rows:
+        order.setdefault(_label_key(value), None)
+    ref_counts: dict[str, int] = {}
+    cell_counts: dict[str, int] = {}
+    for counts, values in ((ref_counts, ref_rows), (cell_counts, cell_rows)):
+        for value in values:
+            key = _label_key(value)
+            counts[key] = counts.get(key, 0) + 1
+    return tuple((key, ref_counts.get(key, 0), cell_counts.get(key, 0)) for key in order)
+
+
+def _label_key(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, list):
+        return "[" + ", ".join(_label_key(v) for v in value) + "]"
+    return repr(value)
+
+
+def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, policy: Policy) -> ScoreDiff:
+    ref_rows, cell_rows = _rows(ref), _rows(cell)
+    mismatch = _shape_mismatch(ref, cell)
+    if mismatch is not None:
+        count = min(len(ref_rows), MAX_SCORE_ROWS)
+        shown = tuple(_row(rows, i, ref_rows, cell_rows, None) for i in range(count))
+        return ScoreDiff(
+            method=method,
+            max_abs=None,
+            max_rel=None,
+            beyond=len(ref_rows),
+            total=len(ref_rows),
+            identical=False,
+            rows=shown,
+            shape_mismatch=mismatch,
+            beyond_rows=frozenset(range(len(ref_rows))),
+        )
+    total = _SAME
+    beyond: list[int] = []
+    shown_rows: list[RowDiff] = []
+    for i, (r, c) in enumerate(zip(ref_rows, cell_rows, strict=True)):
+        diff = _diff(r, c, policy.atol, policy.rtol)
+        total = _combine(total, diff)
+        if diff.beyond:
+            beyond.append(i)
+            if len(shown_rows) < MAX_SCORE_ROWS:
+                shown_rows.append(_row(rows, i, ref_rows, cell_rows, diff.abs))
+    return ScoreDiff(
+        method=method,
+        max_abs=total.abs,
+        max_rel=total.rel,
+        beyond=len(beyond),
+        total=len(ref_rows),
+        identical=total.identical,
+        rows=tuple(shown_rows),
+        beyond_rows=frozenset(beyond),
+    )
+
+
+class _Diff(NamedTuple):
+    abs: float  # largest |cell - ref|; inf when not comparable as numbers
+    rel: float  # largest |cell - ref| / |ref| over positions where ref != 0
+    beyond: bool
+    identical: bool
+
+
+_SAME = _Diff(0.0, 0.0, False, True)
+
+
+def _combine(a: _Diff, b: _Diff) -> _Diff:
+    return _Diff(
+        max(a.abs, b.abs), max(a.rel, b.rel), a.beyond or b.beyond, a.identical and b.identical
+    )
+
+
+def _diff(ref: Any, cell: Any, atol: float, rtol: float) -> _Diff:
+    """Elementwise difference of two JSON values of the same shape."""
+    if isinstance(ref, list) and isinstance(cell, list) and len(ref) == len(cell):
+        result = _SAME
+        for r, c in zip(ref, cell, strict=True):
+            result = _combine(result, _diff(r, c, atol, rtol))
+        return result
+    if _bit_identical(ref, cell):
+        return _SAME
+    r, c = _number(ref), _number(cell)
+    if r is None or c is None:
+        return _Diff(_INF, _INF, True, False)
+    if not (math.isfinite(r) and math.isfinite(c)):
+        both_nan = math.isnan(r) and math.isnan(c)
+        equal = both_nan or r == c  # inf == inf of the same sign
+        return _Diff(0.0, 0.0, False, False) if equal else _Diff(_INF, _INF, True, False)
+    delta = abs(c - r)  # may overflow to inf, which is simply beyond
+    rel = delta / abs(r) if r != 0 else 0.0
+    return _Diff(delta, rel, not delta <= atol + rtol * abs(r), False)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range: only exact equality is meaningful
+        return None
+
+
+def _bit_identical(a: Any, b: Any) -> bool:
+    """Same JSON type and same value; floats by ``float.hex`` (NaN equals NaN, -0.0 != 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return bool(a.hex() == b.hex())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_bit_identical(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+# --- structure ---------------------------------------------------------------------------------
+
+
+def _rows(values: Any) -> list[Any]:
+    return values if isinstance(values, list) else [values]
+
+
+def _shape(value: Any) -> Shape:
+    if not isinstance(value, list):
+        return ()
+    inner = {_shape(v) for v in value}
+    if not inner:
+        return (len(value),)
+    if len(inner) > 1 or None in inner:
+        return None
+    (child,) = inner
+    return (len(value), *child) if child is not None else None
+
+
+def _shape_mismatch(ref: Any, cell: Any) -> ShapeMismatch | None:
+    ref_shape, cell_shape = _shape(_rows(ref)), _shape(_rows(cell))
+    if ref_shape == cell_shape and ref_shape is not None:
+        return None
+    if ref_shape is None and cell_shape is None and len(_rows(ref)) == len(_rows(cell)):
+        return None  # both ragged: compared element by element, structure differences are beyond
+    return ShapeMismatch(ref_shape, cell_shape)
+
+
+def _methods(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    methods = outputs.get("methods")
+    return dict(methods) if isinstance(methods, Mapping) else {}
+
+
+def _probe_methods(probes: Mapping[str, Any]) -> Mapping[str, Any]:
+    predict = probes.get("predict")
+    methods = predict.get("methods") if isinstance(predict, Mapping) else None
+    return methods if isinstance(methods, Mapping) else {}
+
+
+def _kind(name: str, values: Any, *probe_sets: Mapping[str, Any]) -> str:
+    for probes in probe_sets:
+        record = _probe_methods(probes).get(name)
+        if isinstance(record, Mapping) and record.get("kind") in ("labels", "scores"):
+            return str(record["kind"])
+    return "scores" if _all_floats(values) else "labels"
+
+
+def _all_floats(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_all_floats(v) for v in value)
+    return isinstance(value, float)

@@ -1,0 +1,317 @@
+"""The result of comparing a cell with the reference cell: frozen values and their JSON form.
+
+:func:`driftmatrix.compare.compare` builds a :class:`Comparison`; the verdict logic and every
+report read it (reports through :meth:`Comparison.to_json`). What each number means (labels
+exactly, scores with ``atol``/``rtol``, bit identity, shapes, methods, packages) is documented in
+compare.py, which computes them. :class:`Tolerances` and :class:`Observation` are the plain
+inputs of a comparison for callers without a matrix file or a recorded cell.
+
+The JSON form contains no NaN/inf floats: they are written as ``"nan"``, ``"inf"``, ``"-inf"``,
+the convention results.json already uses, so a comparison reads the same before and after a file
+round trip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+Shape: TypeAlias = tuple[int, ...] | None  # None: ragged nesting
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """A stand-alone :class:`~driftmatrix.compare.Policy` (callers without a matrix file).
+
+    Raises:
+        ValueError: a tolerance or ratio is negative or not finite.
+    """
+
+    atol: float = 1e-9
+    rtol: float = 0.0
+    latency_ratio: float | None = 2.0
+    memory_ratio: float | None = 1.5
+
+    def __post_init__(self) -> None:
+        for name in ("atol", "rtol", "latency_ratio", "memory_ratio"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A plain :class:`~driftmatrix.compare.Observed`: outputs, probes and installed."""
+
+    outputs: Mapping[str, Any] | None
+    probes: Mapping[str, Any] = field(default_factory=dict)
+    installed: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowDiff:
+    """One golden row whose output differs: its id, its tag and both values."""
+
+    row: str
+    tag: str
+    reference: Any
+    cell: Any
+    abs: float | None = None  # largest |difference| in the row (scores only)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``abs`` only for scores)."""
+        doc = {"row": self.row, "tag": self.tag, "reference": self.reference, "cell": self.cell}
+        if self.abs is not None:
+            doc["abs"] = self.abs
+        return doc
+
+
+@dataclass(frozen=True)
+class ShapeMismatch:
+    """The shapes of one method's outputs on both sides (None: ragged)."""
+
+    reference: Shape
+    cell: Shape
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: a list of ints, or ``"ragged"``."""
+        return {"reference": _shape_json(self.reference), "cell": _shape_json(self.cell)}
+
+
+@dataclass(frozen=True)
+class LabelDiff:
+    """Exact comparison of one label-kind method."""
+
+    method: str
+    flipped: int
+    total: int
+    rows: tuple[RowDiff, ...] = ()
+    per_class: tuple[tuple[str, int, int], ...] = ()  # (label, reference count, cell count)
+    shape_mismatch: ShapeMismatch | None = None
+
+    @property
+    def identical(self) -> bool:
+        """No row flipped and the shapes agree."""
+        return self.flipped == 0 and self.shape_mismatch is None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "method": self.method,
+            "flipped": self.flipped,
+            "total": self.total,
+            "identical": self.identical,
+            "shape_mismatch": self.shape_mismatch.to_json() if self.shape_mismatch else None,
+            "rows": [row.to_json() for row in self.rows],
+            "per_class": {label: {"reference": r, "cell": c} for label, r, c in self.per_class},
+        }
+
+
+@dataclass(frozen=True)
+class ScoreDiff:
+    """Tolerance comparison of one score-kind method."""
+
+    method: str
+    max_abs: float | None
+    max_rel: float | None
+    beyond: int
+    total: int
+    identical: bool
+    rows: tuple[RowDiff, ...] = ()
+    shape_mismatch: ShapeMismatch | None = None
+    beyond_rows: frozenset[int] = field(default=frozenset(), repr=False)  # indices, for totals
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "beyond": self.beyond,
+            "total": self.total,
+            "identical": self.identical,
+            "shape_mismatch": self.shape_mismatch.to_json() if self.shape_mismatch else None,
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every score-kind method, and their summary (distinct rows beyond, largest differences)."""
+
+    methods: tuple[ScoreDiff, ...]
+
+    @property
+    def max_abs(self) -> float | None:
+        """Largest absolute difference over all measurable methods; None when none was."""
+        values = [m.max_abs for m in self.methods if m.max_abs is not None]
+        return max(values) if values else None
+
+    @property
+    def max_rel(self) -> float | None:
+        """Largest relative difference over all measurable methods; None when none was."""
+        values = [m.max_rel for m in self.methods if m.max_rel is not None]
+        return max(values) if values else None
+
+    @property
+    def beyond(self) -> int:
+        """Golden rows beyond tolerance in at least one method."""
+        rows: set[int] = set()
+        for method in self.methods:
+            rows |= method.beyond_rows
+        return len(rows)
+
+    @property
+    def total(self) -> int:
+        """Golden rows compared."""
+        return max((m.total for m in self.methods), default=0)
+
+    @property
+    def identical(self) -> bool:
+        """Every score is bit-identical."""
+        return all(m.identical for m in self.methods)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "beyond": self.beyond,
+            "total": self.total,
+            "identical": self.identical,
+            "methods": {m.method: m.to_json() for m in self.methods},
+        }
+
+
+@dataclass(frozen=True)
+class PackageDiff:
+    """Installed distributions that differ from the reference's (canonical names, sorted)."""
+
+    changed: tuple[tuple[str, str, str], ...] = ()  # (name, reference version, cell version)
+    added: tuple[tuple[str, str], ...] = ()
+    removed: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "changed": {name: [ref, cell] for name, ref, cell in self.changed},
+            "added": dict(self.added),
+            "removed": dict(self.removed),
+        }
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A resource measurement against the reference's, and the policy's limit for the ratio."""
+
+    reference: float
+    cell: float
+    limit: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        """``cell / reference``; None when the reference measured nothing."""
+        return self.cell / self.reference if self.reference > 0 else None
+
+    @property
+    def exceeded(self) -> bool:
+        """True when the ratio is above the limit."""
+        ratio = self.ratio
+        return self.limit is not None and ratio is not None and ratio > self.limit
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "reference": self.reference,
+            "cell": self.cell,
+            "ratio": self.ratio,
+            "limit": self.limit,
+            "exceeded": self.exceeded,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A cell compared with the reference cell.
+
+    Attributes:
+        reference: Id of the reference cell.
+        labels: The primary label-kind method (``predict`` for a classifier), or None.
+        other_labels: Further label-kind methods.
+        scores: Score-kind methods, or None when there are none.
+        missing: Methods the reference answered that the cell's estimator lacks.
+        extra: Methods only the cell answered.
+        packages: Installed distributions that differ.
+        latency: Latency against the reference (filled once the latency probe exists).
+        memory: Peak memory against the reference (filled once the memory probe exists).
+    """
+
+    reference: str
+    labels: LabelDiff | None = None
+    other_labels: tuple[LabelDiff, ...] = ()
+    scores: Scores | None = None
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    packages: PackageDiff = field(default_factory=PackageDiff)
+    latency: Ratio | None = None
+    memory: Ratio | None = None
+
+    @property
+    def all_labels(self) -> tuple[LabelDiff, ...]:
+        """Every label-kind comparison, primary first."""
+        return ((self.labels,) if self.labels else ()) + self.other_labels
+
+    @property
+    def drifted(self) -> bool:
+        """A label flipped, a score is beyond tolerance, a shape changed or a method vanished."""
+        flipped = any(not diff.identical for diff in self.all_labels)
+        beyond = self.scores is not None and any(
+            m.beyond or m.shape_mismatch for m in self.scores.methods
+        )
+        return flipped or beyond or bool(self.missing)
+
+    @property
+    def identical(self) -> bool:
+        """Every compared output is bit-identical and no reference method is missing."""
+        scores_identical = self.scores is None or self.scores.identical
+        labels_identical = all(diff.identical for diff in self.all_labels)
+        return labels_identical and scores_identical and not self.missing
+
+    @property
+    def methods_differ(self) -> bool:
+        """The cell answers a different set of prediction methods."""
+        return bool(self.missing or self.extra)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``comparison`` object of a cell in results.json (strict JSON, no NaN/inf)."""
+        labels = self.labels.to_json() if self.labels else None
+        if labels is not None and self.other_labels:
+            labels["others"] = [diff.to_json() for diff in self.other_labels]
+        doc = {
+            "reference": self.reference,
+            "labels": labels,
+            "scores": self.scores.to_json() if self.scores else None,
+            "packages": self.packages.to_json(),
+            "methods": {"missing": list(self.missing), "extra": list(self.extra)},
+            "latency": self.latency.to_json() if self.latency else None,
+            "memory": self.memory.to_json() if self.memory else None,
+        }
+        return dict(_json_safe(doc))
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def _shape_json(shape: Shape) -> list[int] | str:
+    return list(shape) if shape is not None else "ragged"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,315 @@
+"""A run: every selected cell provisioned, probed, compared with the reference, written down.
+
+The run is a chain of small stages (as in nox): select cells → stage the runner → for each cell
+(in parallel) provision, run, read, classify, write ``cells/<id>.json`` → compare every cell with
+the reference → write ``results.json``. A cell that fails never affects another, and every
+finished cell is on disk before the next stage starts, so an interrupted run loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftmatrix import runner, verdict
+from driftmatrix.backends.base import Backend, Execution, Invocation
+from driftmatrix.cells import Cell
+from driftmatrix.compare import compare
+from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
+from driftmatrix.outcome import Verdict
+from driftmatrix.results import CellResult, RunResults, cell_path, read_cell, write_cell
+from driftmatrix.spec import MatrixSpec
+from driftmatrix.suggest import did_you_mean
+
+#: Called with each finished cell, its position and the total, for progress lines.
+Progress = Callable[[CellResult, int, int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a matrix.
+
+    Attributes:
+        out_dir: Where results go.
+        jobs: How many cells run at once.
+        cell_ids: Run only these cells (the reference runs too when its result is not on disk).
+        resume: Reuse finished cells whose inputs are unchanged.
+        backend: Override every cell's backend (``--backend``), or None.
+    """
+
+    out_dir: Path
+    jobs: int = 1
+    cell_ids: tuple[str, ...] = ()
+    resume: bool = False
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What every cell of this run shares: the staged runner and the input hashes."""
+
+    runner_dir: Path
+    runner_hash: str
+    artifact_sha256: str
+    golden_sha256: str
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (read in chunks; artifacts can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def select_cells(spec: MatrixSpec, cell_ids: tuple[str, ...]) -> tuple[Cell, ...]:
+    """The cells to run, in matrix order; unknown ids are a usage error with a suggestion."""
+    if not cell_ids:
+        return spec.cells
+    known = {cell.id for cell in spec.cells}
+    for wanted in cell_ids:
+        if wanted not in known:
+            raise UsageError(
+                f"--cell {wanted}: no such cell in {spec.path}{did_you_mean(wanted, known)}"
+                " (see `driftmatrix list`)"
+            )
+    return tuple(cell for cell in spec.cells if cell.id in cell_ids)
+
+
+#: What the in-cell runner can probe today.
+SUPPORTED_FORMATS = ("joblib", "pickle")
+
+
+def check_supported(spec: MatrixSpec) -> None:
+    """Refuse, before anything runs, what this version cannot do yet (never a silent skip)."""
+    if spec.artifact.mode != "load":
+        raise MatrixError(
+            spec.path, "artifact.mode", "train mode is not supported yet", 'use mode = "load"'
+        )
+    if spec.artifact.format not in SUPPORTED_FORMATS:
+        raise MatrixError(
+            spec.path,
+            "artifact.format",
+            f"{spec.artifact.format!r} artifacts are not supported yet",
+            f"supported: {', '.join(SUPPORTED_FORMATS)}",
+        )
+
+
+def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: _Inputs) -> str:
+    """Everything a cell's result depends on; ``--resume`` reuses a result only when it matches."""
+    doc = {
+        "cell": cell.fingerprint(),
+        "backend": backend,
+        "artifact": inputs.artifact_sha256,
+        "format": spec.artifact.format,
+        "golden": inputs.golden_sha256,
+        "target": spec.artifact.target,
+        "runner": inputs.runner_hash,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+class Runner:
+    """Runs a matrix with the given backends.
+
+    Args:
+        spec: The matrix.
+        options: How to run it.
+        backends: Backend name → backend instance, for every backend the cells use.
+        cache_dir: Where the runner code is staged.
+        progress: Called as each cell finishes.
+    """
+
+    def __init__(
+        self,
+        spec: MatrixSpec,
+        options: RunOptions,
+        backends: Mapping[str, Backend],
+        cache_dir: Path,
+        progress: Progress | None = None,
+    ) -> None:
+        self.spec = spec
+        self.options = options
+        self.backends = backends
+        self.cache_dir = cache_dir
+        self.progress = progress
+
+    def backend_name(self, cell: Cell) -> str:
+        """The backend that runs ``cell`` (``--backend`` wins over the matrix)."""
+        return self.options.backend or cell.backend
+
+    def run(self) -> RunResults:
+        """Run the selected cells (and the reference), compare, write results.json."""
+        check_supported(self.spec)
+        selected = select_cells(self.spec, self.options.cell_ids)
+        out = self.options.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        runner_dir, runner_hash = runner.stage(self.cache_dir)
+        inputs = _Inputs(
+            runner_dir=runner_dir,
+            runner_hash=runner_hash,
+            artifact_sha256=sha256_file(self.spec.artifact.path) if self.spec.artifact.path else "",
+            golden_sha256=sha256_file(self.spec.artifact.golden),
+        )
+        expected = self.spec.artifact.sha256
+        if expected and inputs.artifact_sha256 != expected:
+            raise MatrixError(
+                self.spec.path,
+                "artifact.sha256",
+                f"{self.spec.artifact.path} has sha256 {inputs.artifact_sha256}, not {expected}",
+                "the file changed or is corrupt; nothing was run",
+            )
+        by_id = {cell.id: cell for cell in self.spec.cells}
+        todo = list(selected)
+        if self.spec.reference not in {c.id for c in todo}:
+            todo.insert(0, by_id[self.spec.reference])
+        else:
+            # The reference first: every comparison waits for it, nothing else does.
+            todo.sort(key=lambda c: c.id != self.spec.reference)
+
+        final: dict[str, CellResult] = {}
+        waiting: list[CellResult] = []  # finished before the reference: compared once it is in
+        reference: CellResult | None = None
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+            futures = [pool.submit(self._cell, cell, inputs) for cell in todo]
+            for future in as_completed(futures):
+                result = future.result()
+                if result.id == self.spec.reference:
+                    reference = result
+                    waiting.insert(0, result)
+                else:
+                    waiting.append(result)
+                if reference is None:
+                    continue
+                for done in waiting:
+                    final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
+                waiting.clear()
+        cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
+        return self.results(cells, inputs.artifact_sha256)
+
+    def _settle(self, cell: CellResult, reference: CellResult, done: int, total: int) -> CellResult:
+        """Compare a finished cell with the reference, write its file, report progress."""
+        result = compare_with_reference(cell, reference, self.spec)
+        write_cell(self.options.out_dir, result)
+        if self.progress:
+            self.progress(result, done, total)
+        return result
+
+    def results(self, cells: tuple[CellResult, ...], artifact_sha256: str) -> RunResults:
+        """The run's results from its settled cells."""
+        artifact = self.spec.artifact
+        return RunResults(
+            matrix={
+                "name": self.spec.name,
+                "path": str(self.spec.path),
+                "sha256": self.spec.sha256,
+            },
+            artifact={
+                "path": str(artifact.path) if artifact.path else None,
+                "format": artifact.format,
+                "sha256": artifact_sha256,
+                "golden": str(artifact.golden),
+                "globals": [],
+            },
+            reference=self.spec.reference,
+            cells=cells,
+            compare=self.spec.compare.to_json(),
+        )
+
+    def _cell(self, cell: Cell, inputs: _Inputs) -> CellResult:
+        """Provision and run one cell; every failure becomes that cell's verdict."""
+        backend_name = self.backend_name(cell)
+        fingerprint = cell_fingerprint(self.spec, cell, backend_name, inputs)
+        if self.options.resume:
+            previous = _reusable(self.options.out_dir, cell.id, fingerprint)
+            if previous is not None:
+                return previous
+        started = time.monotonic()
+        facts: dict[str, Any] = {"requested": cell.limits.to_json()}
+        execution: Execution | None = None
+        try:
+            backend = self.backends[backend_name]
+            env = backend.provision(cell)
+            work = self.options.out_dir / "work" / cell.id
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            job = runner.build_job(
+                cell_id=cell.id,
+                artifact=self.spec.artifact.path,  # type: ignore[arg-type]
+                artifact_format=self.spec.artifact.format,
+                golden=self.spec.artifact.golden,
+                target=self.spec.artifact.target,
+                packages=cell.pins,
+                work=work,
+            )
+            execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))
+            facts["execution"] = execution
+            facts["result"] = runner.read_result(work)
+        except BuildError as exc:
+            facts["build_error"] = exc
+        except (InfraError, OSError) as exc:
+            facts["infra_error"] = exc
+        except runner.ResultUnreadable as exc:
+            facts["unreadable"] = str(exc)
+        decided, flags = verdict.decide(**facts)
+        doc: Mapping[str, Any] = facts.get("result") or {}
+        result = CellResult(
+            id=cell.id,
+            backend=backend_name,
+            python=cell.python,
+            packages=cell.pins,
+            installed=dict(doc.get("installed") or {}),
+            limits={
+                **cell.limits.to_json(),
+                "enforced": dict(execution.enforced) if execution else {},
+            },
+            verdict=decided,
+            flags=flags,
+            probes=dict(doc.get("probes") or {}),
+            outputs=doc.get("outputs"),
+            error=verdict.error_info(**facts),
+            fingerprint=fingerprint,
+            seconds=time.monotonic() - started,
+        )
+        write_cell(self.options.out_dir, result)
+        return result
+
+
+def _reusable(out_dir: Path, cell_id: str, fingerprint: str) -> CellResult | None:
+    """A previous result of this cell with the same inputs, unless it was an infra failure."""
+    path = cell_path(out_dir, cell_id)
+    try:
+        previous = read_cell(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if previous.fingerprint != fingerprint or previous.verdict is Verdict.INFRA_ERROR:
+        return None
+    return previous
+
+
+def compare_with_reference(
+    cell: CellResult, reference: CellResult | None, spec: MatrixSpec
+) -> CellResult:
+    """The cell with its final verdict: compared with the reference when both ran."""
+    if not cell.verdict.ran:
+        return cell
+    if reference is None or not reference.verdict.ran:
+        decided, flags = verdict.decide_compared(cell=cell, comparison=None)
+        return cell.with_comparison(decided, flags, None)
+    comparison = compare(reference, cell, spec.compare)
+    decided, flags = verdict.decide_compared(cell=cell, comparison=comparison)
+    return cell.with_comparison(decided, flags, comparison.to_json())
+
+
+def default_jobs() -> int:
+    """Cells to run at once by default: one per core."""
+    return max(1, os.cpu_count() or 1)

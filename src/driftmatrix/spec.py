@@ -1,0 +1,394 @@
+"""The matrix file: read, validate and expand it into a :class:`MatrixSpec`.
+
+Validation happens here, at the edge: TOML is parsed with ``tomllib`` and every value is checked
+by hand into frozen, typed values (:mod:`driftmatrix.specparse` holds the low-level readers). Any
+malformed input raises :class:`~driftmatrix.errors.MatrixError` naming the file, the key path and
+a fix; nothing else escapes :func:`load_matrix`. The host never opens the artifact: it is only
+checked to exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand
+from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
+from driftmatrix.specparse import Reader, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # remove once Python 3.10 leaves requires-python
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+Mode = Literal["load", "train"]
+Format = Literal["joblib", "pickle", "skops", "onnx"]
+
+#: File suffix → artifact format, used when ``[artifact] format`` is not given.
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".joblib": "joblib",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".skops": "skops",
+    ".onnx": "onnx",
+}
+FORMATS: tuple[Format, ...] = ("joblib", "pickle", "skops", "onnx")
+#: Globals a pickle/skops artifact may reference unless ``[artifact] trusted`` says otherwise.
+DEFAULT_TRUSTED = ("sklearn.*", "numpy.*", "scipy.*", "joblib.*")
+
+_TOP_KEYS = ("name", "artifact", "defaults", "axes", "exclude", "include", "reference", "compare")
+_ARTIFACT_KEYS = ("mode", "path", "format", "recipe", "golden", "target", "trusted", "sha256")
+_DEFAULTS_KEYS = ("python", "backend", "packages", "limits")
+_COMPARE_KEYS = ("labels", "scores", "latency_ratio", "memory_ratio", "fail_on")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """``[artifact]``: what every cell loads (or trains) and probes.
+
+    Attributes:
+        mode: ``"load"`` probes the file at ``path``; ``"train"`` runs ``recipe`` in every cell.
+        path: Absolute path of the artifact (required in load mode, optional in train mode).
+        format: ``joblib``, ``pickle``, ``skops`` or ``onnx``; from ``path``'s suffix unless
+            given (``joblib`` in train mode without a path).
+        recipe: ``"/abs/path/recipe.py:function"``, or None.
+        golden: Absolute path of the golden dataset.
+        target: Label column of the golden set, never fed to the model, or None.
+        trusted: Global-name patterns (``sklearn.*``) a pickle/skops file may reference.
+        sha256: The artifact's pinned sha256 (lowercase hex) when given; checked by the run.
+    """
+
+    mode: Mode
+    path: Path | None
+    format: Format
+    recipe: str | None
+    golden: Path
+    target: str | None = None
+    trusted: tuple[str, ...] = DEFAULT_TRUSTED
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """``[compare]``: how cells are compared with the reference, and what fails a run.
+
+    Attributes:
+        labels: How labels are compared; only ``"exact"``.
+        atol: Absolute tolerance for scores (probabilities, decision values, regressions).
+        rtol: Relative tolerance for scores.
+        latency_ratio: Flag a cell ``slower`` beyond this multiple of the reference latency.
+        memory_ratio: Flag a cell ``heavier`` beyond this multiple of the reference memory.
+        fail_on: Verdicts that make the run exit 1.
+    """
+
+    labels: str = "exact"
+    atol: float = 1e-9
+    rtol: float = 0.0
+    latency_ratio: float = 2.0
+    memory_ratio: float = 1.5
+    fail_on: tuple[Verdict, ...] = DEFAULT_FAIL_ON
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as results.json records it (the shape of the ``[compare]`` table)."""
+        return {
+            "labels": self.labels,
+            "scores": {"atol": self.atol, "rtol": self.rtol},
+            "latency_ratio": self.latency_ratio,
+            "memory_ratio": self.memory_ratio,
+            "fail_on": [verdict.value for verdict in self.fail_on],
+        }
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """A validated, expanded matrix file.
+
+    Attributes:
+        name: ``name``, or the file's stem; safe as a directory name.
+        path: The matrix file, as given to :func:`load_matrix`.
+        sha256: sha256 of the file's bytes.
+        artifact: ``[artifact]``.
+        cells: Every cell, in matrix order.
+        reference: Id of the reference cell.
+        compare: ``[compare]``.
+    """
+
+    name: str
+    path: Path
+    sha256: str
+    artifact: ArtifactSpec
+    cells: tuple[Cell, ...]
+    reference: str
+    compare: CompareSpec = field(default_factory=CompareSpec)
+
+    @property
+    def reference_cell(self) -> Cell:
+        """The cell every other cell is compared with."""
+        return next(cell for cell in self.cells if cell.id == self.reference)
+
+
+def load_matrix(path: Path | str) -> MatrixSpec:
+    """Read, validate and expand a matrix file.
+
+    Args:
+        path: The matrix TOML file. Paths in ``[artifact]`` are relative to its directory.
+
+    Returns:
+        The matrix with its cells expanded and its reference cell chosen.
+
+    Raises:
+        MatrixError: for any unreadable or invalid file (and nothing else).
+    """
+    path = Path(path)
+    read = Reader(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        read.fail("", f"cannot read the matrix file: {exc.strerror or exc}")
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        read.fail("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8")
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an int too long to parse
+        read.fail("", f"invalid TOML: {exc}")
+    read.keys("", doc, _TOP_KEYS)
+    if "name" in doc:
+        name = read.string("name", doc["name"])
+        if not _NAME.fullmatch(name):
+            read.fail(
+                "name",
+                f"not a usable name: {name!r}",
+                "use letters, digits, '.', '_' and '-'; it names the output directory",
+            )
+    else:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._")[:100] or "matrix"
+    if "artifact" not in doc:
+        read.fail("artifact", "missing table", "add [artifact] with golden, and path or recipe")
+    artifact = _artifact(read, doc["artifact"], path.resolve().parent)
+    compare = _compare(read, doc.get("compare", {}))
+    defaults = _defaults(read, doc.get("defaults", {}))
+    axes = _axes(read, doc["axes"]) if "axes" in doc else ()
+    exclude = _entries(read, "exclude", doc.get("exclude", []))
+    include = _entries(read, "include", doc.get("include", []))
+    cells = expand(defaults, axes, exclude, include, source=path)
+    return MatrixSpec(
+        name=name,
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        artifact=artifact,
+        cells=cells,
+        reference=_reference(read, doc.get("reference"), cells),
+        compare=compare,
+    )
+
+
+def _artifact(read: Reader, value: object, base: Path) -> ArtifactSpec:
+    table = read.table("artifact", value)
+    read.keys("artifact", table, _ARTIFACT_KEYS)
+    mode = table.get("mode", "load")
+    if mode not in ("load", "train"):
+        read.fail(
+            "artifact.mode",
+            f"unknown mode {mode!r}",
+            did_you_mean(str(mode), ("load", "train")) or "expected load or train",
+        )
+    if mode == "load" and "path" not in table:
+        read.fail(
+            "artifact.path",
+            "missing: load mode needs the artifact file",
+            'add path = "model.joblib", or set mode = "train" with a recipe',
+        )
+    path = read.file("artifact.path", table["path"], base) if "path" in table else None
+    recipe = None
+    if "recipe" in table:
+        text = read.string("artifact.recipe", table["recipe"], 'write "recipe.py:train"')
+        file, _, function = text.rpartition(":")
+        if not file or not function.isidentifier():
+            read.fail(
+                "artifact.recipe", f"not file.py:function: {text!r}", 'write "recipe.py:train"'
+            )
+        recipe = f"{read.file('artifact.recipe', file, base, '.py')}:{function}"
+    elif mode == "train":
+        read.fail(
+            "artifact.recipe",
+            "missing: train mode needs a recipe",
+            'add recipe = "recipe.py:train", a function that returns a fitted estimator',
+        )
+    if "golden" not in table:
+        read.fail(
+            "artifact.golden",
+            "missing: every matrix needs a golden dataset",
+            'add golden = "golden.csv"',
+        )
+    golden = read.file("artifact.golden", table["golden"], base)
+    target = read.string("artifact.target", table["target"]) if "target" in table else None
+    return ArtifactSpec(
+        mode=mode,
+        path=path,
+        format=_format(read, table.get("format"), path),
+        recipe=recipe,
+        golden=golden,
+        target=target,
+        trusted=read.patterns("artifact.trusted", table["trusted"])
+        if "trusted" in table
+        else DEFAULT_TRUSTED,
+        sha256=_sha256(read, table["sha256"], path) if "sha256" in table else None,
+    )
+
+
+def _format(read: Reader, value: object, path: Path | None) -> Format:
+    """The artifact format: as given, else from the file suffix, else joblib (train mode)."""
+    inferred = SUFFIX_FORMATS.get(path.suffix.lower()) if path else None
+    if value is None:
+        if path is not None and inferred is None:
+            read.fail(
+                "artifact.path",
+                f"cannot tell the format from {path.name!r}",
+                "set artifact.format to joblib, pickle, skops or onnx",
+            )
+        return inferred or "joblib"
+    text = read.string("artifact.format", value)
+    for known in FORMATS:
+        if text == known:
+            if inferred and inferred != known and path:
+                read.fail(
+                    "artifact.format",
+                    f"{text!r} contradicts the file {path.name!r}",
+                    f"the suffix says {inferred!r}; fix one of them",
+                )
+            return known
+    read.fail(
+        "artifact.format",
+        f"unknown format {text!r}",
+        did_you_mean(text, FORMATS) or "expected joblib, pickle, skops or onnx",
+    )
+
+
+def _sha256(read: Reader, value: object, path: Path | None) -> str:
+    text = read.string("artifact.sha256", value).lower()
+    if path is None:
+        read.fail("artifact.sha256", "pins the hash of no file", "set artifact.path too")
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        read.fail(
+            "artifact.sha256",
+            "not a sha256: expected 64 hex digits",
+            f"sha256sum {path.name} prints it",
+        )
+    return text
+
+
+def _compare(read: Reader, value: object) -> CompareSpec:
+    table = read.table("compare", value)
+    read.keys(
+        "compare",
+        table,
+        _COMPARE_KEYS,
+        "tolerances go in compare.scores = { atol = ..., rtol = ... }",
+    )
+    labels = read.string("compare.labels", table.get("labels", "exact"))
+    if labels != "exact":
+        read.fail("compare.labels", f"unknown label comparison {labels!r}", "expected exact")
+    scores = read.table("compare.scores", table.get("scores", {}), "write { atol = 1e-9 }")
+    read.keys("compare.scores", scores, ("atol", "rtol"))
+    defaults = CompareSpec()
+
+    def amount(key: str, raw: object, low: float, what: str) -> float:
+        number = read.number(key, raw)
+        if number < low:
+            read.fail(key, f"must be {what}, got {number!r}")
+        return number
+
+    return CompareSpec(
+        labels=labels,
+        atol=amount("compare.scores.atol", scores.get("atol", defaults.atol), 0, ">= 0"),
+        rtol=amount("compare.scores.rtol", scores.get("rtol", defaults.rtol), 0, ">= 0"),
+        latency_ratio=amount(
+            "compare.latency_ratio", table.get("latency_ratio", defaults.latency_ratio), 1, ">= 1"
+        ),
+        memory_ratio=amount(
+            "compare.memory_ratio", table.get("memory_ratio", defaults.memory_ratio), 1, ">= 1"
+        ),
+        fail_on=read.verdicts("compare.fail_on", table["fail_on"])
+        if "fail_on" in table
+        else DEFAULT_FAIL_ON,
+    )
+
+
+def _defaults(read: Reader, value: object) -> Overrides:
+    table = read.table("defaults", value)
+    read.keys(
+        "defaults",
+        table,
+        _DEFAULTS_KEYS,
+        'package pins go in defaults.packages = { "scikit-learn" = "1.5.2" }',
+    )
+    if "packages" in table:
+        read.table("defaults.packages", table["packages"], 'write packages = { numpy = "2.1.3" }')
+    return read.overrides("defaults", table)
+
+
+def _axes(read: Reader, value: object) -> tuple[Axis, ...]:
+    table = read.table("axes", value, 'write [axes] with one array per key: numpy = ["2.1.3"]')
+    if not table:
+        read.fail("axes", "empty table", 'add an axis such as python = ["3.11"] or remove [axes]')
+    seen: dict[str, str] = {}
+    return tuple(read.axis("axes", name, item, seen) for name, item in table.items())
+
+
+def _entries(read: Reader, key: str, value: object) -> tuple[Overrides, ...]:
+    hint = f"write [[{key}]], an array of tables"
+    entries = []
+    for index, item in enumerate(read.array(key, value, hint, empty=True)):
+        entry = read.overrides(f"{key}[{index}]", item, hint)
+        if entry.is_empty:
+            read.fail(entry.key, "sets no key", "give python, packages, limits or backend")
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _reference(read: Reader, value: object, cells: tuple[Cell, ...]) -> str:
+    """The id of the one cell ``[reference]`` selects; the first cell when it is absent."""
+    if value is None:
+        return cells[0].id
+    # reference = "<cell id>" is short for [reference] id = "<cell id>".
+    id_key = "reference" if isinstance(value, str) else "reference.id"
+    table = {"id": value} if isinstance(value, str) else dict(read.table("reference", value))
+    ids = [cell.id for cell in cells]
+    wanted = read.string(id_key, table.pop("id")) if "id" in table else None
+    if wanted is not None and wanted not in ids:
+        read.fail(
+            id_key,
+            f"no cell has the id {wanted!r}",
+            did_you_mean(wanted, ids) or "driftmatrix list shows the ids",
+        )
+    criteria = read.overrides("reference", table)
+    if wanted is None or not criteria.is_empty:
+        check_selector(criteria, cells, source=read.path)
+    matches = [c.id for c in cells if criteria.matches(c) and wanted in (None, c.id)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:4]) + (
+            f" and {len(matches) - 4} more" if len(matches) > 4 else ""
+        )
+        read.fail(
+            "reference",
+            f"selects {len(matches)} cells: {shown}",
+            "add keys (e.g. limits or python) until exactly one cell matches",
+        )
+    # Rank cells by how many of the reference's keys they match, to show the closest ones.
+    atoms = [Overrides(python=criteria.python), Overrides(backend=criteria.backend)]
+    atoms += [Overrides(packages=(pin,)) for pin in criteria.packages]
+    atoms += [Overrides(limits=criteria.limits)] if criteria.limits else []
+    atoms = [atom for atom in atoms if not atom.is_empty]
+    ranked = sorted(cells, key=lambda c: -sum(atom.matches(c) for atom in atoms))
+    read.fail(
+        "reference",
+        "no cell matches all of its keys",
+        "closest: " + ", ".join(cell.id for cell in ranked[:3]),
+    )
