@@ -15,7 +15,9 @@ ROOT = Path(__file__).parent
 DEMO = ROOT / "matrix" / "demo.toml"
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+# Bare `nox` and `nox -l --json` select the per-cell sessions: the listing is then exactly the
+# CI job matrix. Everything else is run by name (`nox -s tests`, `nox -s demo`, ...).
+nox.options.tags = ["cells"]
 
 
 @nox.session

@@ -132,11 +132,13 @@ class MatrixSpec:
         return next(cell for cell in self.cells if cell.id == self.reference)
 
 
-def load_matrix(path: Path | str) -> MatrixSpec:
+def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
     """Read, validate and expand a matrix file.
 
     Args:
         path: The matrix TOML file. Paths in ``[artifact]`` are relative to its directory.
+        inputs_exist: Require the artifact and golden files to exist; off only while they are
+            being rebuilt from the recipe.
 
     Returns:
         The matrix with its cells expanded and its reference cell chosen.
@@ -145,7 +147,7 @@ def load_matrix(path: Path | str) -> MatrixSpec:
         MatrixError: for any unreadable or invalid file (and nothing else).
     """
     path = Path(path)
-    read = Reader(path)
+    read = Reader(path, inputs_exist)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -203,7 +205,7 @@ def _artifact(read: Reader, value: object, base: Path) -> ArtifactSpec:
             "missing: load mode needs the artifact file",
             'add path = "model.joblib", or set mode = "train" with a recipe',
         )
-    path = read.file("artifact.path", table["path"], base) if "path" in table else None
+    path = read.file("artifact.path", table["path"], base, built=True) if "path" in table else None
     recipe = None
     if "recipe" in table:
         text = read.string("artifact.recipe", table["recipe"], 'write "recipe.py:train"')
@@ -225,7 +227,7 @@ def _artifact(read: Reader, value: object, base: Path) -> ArtifactSpec:
             "missing: every matrix needs a golden dataset",
             'add golden = "golden.csv"',
         )
-    golden = read.file("artifact.golden", table["golden"], base)
+    golden = read.file("artifact.golden", table["golden"], base, built=True)
     target = read.string("artifact.target", table["target"]) if "target" in table else None
     return ArtifactSpec(
         mode=mode,

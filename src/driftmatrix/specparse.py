@@ -90,9 +90,12 @@ class Reader:
 
     Attributes:
         path: The matrix file.
+        inputs_exist: Whether the artifact and golden files must already exist (False only
+            while rebuilding them from the recipe).
     """
 
     path: Path
+    inputs_exist: bool = True
 
     def fail(self, key: str, problem: str, hint: str = "") -> NoReturn:
         """Raise the :class:`MatrixError` for ``key``."""
@@ -148,8 +151,13 @@ class Reader:
                     did_you_mean(name, allowed) or hint or expected,
                 )
 
-    def file(self, key: str, value: object, base: Path, suffix: str = "") -> Path:
-        """Return the absolute path of an existing file named relative to ``base``."""
+    def file(
+        self, key: str, value: object, base: Path, suffix: str = "", *, built: bool = False
+    ) -> Path:
+        """Return the absolute path of an existing file named relative to ``base``.
+
+        ``built`` marks a file the recipe makes: it need not exist when ``inputs_exist`` is off.
+        """
         text = self.string(key, value)
         if suffix and not text.endswith(suffix):
             self.fail(key, f"expected a {suffix} file, got {text!r}")
@@ -158,7 +166,7 @@ class Reader:
             found = resolved.is_file()
         except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the OS...
             self.fail(key, f"not a usable path: {text!r}", str(exc))
-        if not found:
+        if not found and (self.inputs_exist or not built):
             self.fail(key, f"no such file: {text!r}", f"looked for {resolved}")
         return resolved
 

@@ -76,13 +76,13 @@ def test_nonexistent_version_is_a_one_line_build_error(tmp_path: Path) -> None:
         VenvBackend(tmp_path).provision(cell("3.11", scikit_learn="0.0.1"))
     message = str(info.value)
     assert "\n" not in message and len(message) < 400
-    assert "no version of scikit-learn==0.0.1" in message
+    assert "scikit-learn==0.0.1 does not exist on the package index" in message
     assert not list((tmp_path / "envs").glob(".build-*"))  # the scratch directory is gone
 
 
 def test_release_without_a_wheel_fails_fast_instead_of_compiling(tmp_path: Path) -> None:
     started = time.monotonic()
-    with pytest.raises(BuildError, match="no usable wheels") as info:
+    with pytest.raises(BuildError, match="no wheel for this Python") as info:
         VenvBackend(tmp_path).provision(cell("3.12", scikit_learn="1.2.2", numpy="1.26.4"))
     assert "never builds from source" in str(info.value)
     assert "\n" not in str(info.value)

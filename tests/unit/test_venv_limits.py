@@ -334,8 +334,7 @@ FANCY_UV_ERROR = (
 
 def test_uv_errors_are_trimmed_to_the_explanation() -> None:
     assert summarize_uv_error(FANCY_UV_ERROR) == (
-        "Because scikit-learn==1.2.2 has no usable wheels and you require scikit-learn==1.2.2, "
-        "we can conclude that your requirements are unsatisfiable. "
+        "scikit-learn==1.2.2 has no wheel for this Python and platform. "
         "(driftmatrix installs wheels only; it never builds from source)"
     )
     plain = "error: Failed to create virtualenv\n  cause: io error\n  cause: Permission denied\n"

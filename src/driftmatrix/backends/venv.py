@@ -219,7 +219,7 @@ class VenvBackend:
         if _NETWORK.search(output):
             raise InfraError(f"the package index is unreachable: {summary}")
         raise BuildError(
-            f"uv could not build the environment for Python {interpreter.version}: {summary}"
+            f"Python {interpreter.version}: {summary}"
         )
 
     def _uv_binary(self) -> str:
@@ -307,9 +307,25 @@ def summarize_uv_error(output: str) -> str:
         summary = errors[0].rstrip(":") + (f": {causes[-1]}" if causes else "")
     else:
         summary = joined[-1][1] if joined else "uv failed without a message"
+    for pattern, plain in _PLAIN:
+        summary = pattern.sub(plain, summary)
     if "building from source is disabled" in " ".join(text.split()):
         summary += " (driftmatrix installs wheels only; it never builds from source)"
     return summary[:600]
+
+
+_CONCLUSION = r", we can conclude that your requirements are unsatisfiable\."
+#: uv's two most common verdicts, said in the words a user reading a report needs.
+_PLAIN = (
+    (
+        re.compile(r"Because there is no version of (\S+) and you require \1" + _CONCLUSION),
+        r"\1 does not exist on the package index.",
+    ),
+    (
+        re.compile(r"Because (\S+) has no usable wheels and you require \1" + _CONCLUSION),
+        r"\1 has no wheel for this Python and platform.",
+    ),
+)
 
 
 def write_json(path: Path, doc: Mapping[str, Any]) -> None:

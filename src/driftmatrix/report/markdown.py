@@ -125,8 +125,10 @@ def _warning(warning: Mapping[str, Any]) -> str:
     if original:
         current = warning.get("current_sklearn_version")
         now = f" and loaded with {_code(str(current))}" if current else ""
+        estimator = warning.get("estimator_name")
+        what = f"{_code(str(estimator))} was" if estimator else "the model was"
         return (
-            f"- {category}{times}: the model was saved with scikit-learn "
+            f"- {category}{times}: {what} saved with scikit-learn "
             f"{_code(str(original))}{now}."
         )
     module = f" in {_code(str(warning['module']))}" if warning.get("module") else ""
