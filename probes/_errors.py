@@ -56,7 +56,25 @@ def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+#: Exceptions that often carry no message at all, and what they mean when they do not.
+_SILENT = {
+    "EOFError": "the data ended early (the file is truncated or empty)",
+    "MemoryError": "out of memory",
+    "KeyboardInterrupt": "interrupted",
+}
+
+
 def _message(exc: BaseException) -> str:
+    text = _raw_message(exc)
+    if text.strip():
+        return text
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _SILENT:
+            return _SILENT[cls.__name__]
+    return ""
+
+
+def _raw_message(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         # str(SystemExit(3)) is "3", which reads like a count; say what happened instead.
         code = exc.code

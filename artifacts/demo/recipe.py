@@ -53,7 +53,7 @@ def golden_rows(model: ExtraTreesClassifier) -> list[list[object]]:
     held_x, held_y = X[TRAIN_ROWS:], y[TRAIN_ROWS:]
     proba = model.predict_proba(held_x)[:, 1]
     rows: list[list[object]] = []
-    for i, (x, target, p) in enumerate(zip(held_x, held_y, proba)):
+    for i, (x, target, p) in enumerate(zip(held_x, held_y, proba, strict=True)):
         tag = "boundary" if 0.35 <= p <= 0.65 else f"class-{target}"
         rows.append([f"h{i:03d}", tag, *map(repr, x.tolist()), int(target)])
     # Far outside the training range: where trees extrapolate from their outermost leaves.

@@ -95,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _progress(result: CellResult, done: int, total: int) -> None:
     width = len(str(total))
-    error = f" — {result.error.type}: {result.error.message}" if result.error else ""
+    error = ""
+    if result.error:
+        message = result.error.message
+        error = f" — {result.error.type}" + (f": {message}" if message else "")
     print(
         f"[{done:>{width}}/{total}] {result.id}  {result.verdict.value}  "
         f"({result.seconds:.1f}s){error[:160]}",
@@ -166,8 +169,10 @@ def _list(args: argparse.Namespace) -> int:
         ]
         for cell in spec.cells
     ]
-    print(tabulate(rows, headers=["cell", "python", "packages", "limits", "backend"]))
-    print(f"\n{len(spec.cells)} cells; * marks the reference cell")
+    headers = ["cell", "python", "packages", "limits", "backend"]
+    print(tabulate(rows, headers=headers, disable_numparse=True))  # "3.10" is not 3.1
+    count = len(spec.cells)
+    print(f"\n{count} cell{'s' if count != 1 else ''}; * marks the reference cell")
     return 0
 
 

@@ -190,6 +190,8 @@ def write_json_atomic(path: Path, doc: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; results are meant to be read by others (CI artifacts, reviewers).
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(_finite(doc), handle, indent=2, sort_keys=False, allow_nan=False)
             handle.write("\n")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -40,7 +41,7 @@ class RunOptions:
     Attributes:
         out_dir: Where results go.
         jobs: How many cells run at once.
-        cell_ids: Run only these cells (the reference runs too when its result is not on disk).
+        cell_ids: Run only these cells (and the reference, which every comparison needs).
         resume: Reuse finished cells whose inputs are unchanged.
         backend: Override every cell's backend (``--backend``), or None.
     """
@@ -60,6 +61,10 @@ class _Inputs:
     runner_hash: str
     artifact_sha256: str
     golden_sha256: str
+
+
+class Cancelled(Exception):
+    """A cell was stopped because the run was interrupted; it has no result."""
 
 
 def sha256_file(path: Path) -> str:
@@ -142,6 +147,7 @@ class Runner:
         self.backends = backends
         self.cache_dir = cache_dir
         self.progress = progress
+        self._cancelled = threading.Event()
 
     def backend_name(self, cell: Cell) -> str:
         """The backend that runs ``cell`` (``--backend`` wins over the matrix)."""
@@ -179,7 +185,8 @@ class Runner:
         final: dict[str, CellResult] = {}
         waiting: list[CellResult] = []  # finished before the reference: compared once it is in
         reference: CellResult | None = None
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
+        try:
             futures = [pool.submit(self._cell, cell, inputs) for cell in todo]
             for future in as_completed(futures):
                 result = future.result()
@@ -193,6 +200,16 @@ class Runner:
                 for done in waiting:
                     final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
                 waiting.clear()
+        except BaseException:
+            # Ctrl-C (or a bug): start nothing new, kill what runs, keep what finished — every
+            # finished cell is already on disk, so --resume continues from here.
+            self._cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for backend in self.backends.values():
+                backend.cancel()
+            pool.shutdown(wait=True)
+            raise
+        pool.shutdown()
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
         return self.results(cells, inputs.artifact_sha256)
 
@@ -238,6 +255,7 @@ class Runner:
         execution: Execution | None = None
         try:
             backend = self.backends[backend_name]
+            backend_name = backend.name  # "auto" is recorded as what it resolved to
             env = backend.provision(cell)
             work = self.options.out_dir / "work" / cell.id
             shutil.rmtree(work, ignore_errors=True)
@@ -260,6 +278,11 @@ class Runner:
             facts["infra_error"] = exc
         except runner.ResultUnreadable as exc:
             facts["unreadable"] = str(exc)
+        except Exception as exc:  # a backend bug must not cost the other cells their results
+            facts["infra_error"] = f"{type(exc).__name__}: {exc}"
+        if self._cancelled.is_set():
+            # Killed by us, not by its own doing: recording a verdict would be a lie.
+            raise Cancelled(cell.id)
         decided, flags = verdict.decide(**facts)
         doc: Mapping[str, Any] = facts.get("result") or {}
         result = CellResult(

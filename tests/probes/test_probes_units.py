@@ -64,7 +64,10 @@ def test_error_info_messages() -> None:
     assert error_info(raised(SystemExit(3)))["message"] == "sys.exit(3) was called"
     assert error_info(raised(SystemExit("bye")))["message"] == "bye"
     assert len(error_info(raised(ValueError("x" * 2000)))["message"]) == 500
-    assert error_info(raised(EOFError()))["message"] == ""
+    assert error_info(raised(EOFError()))["message"] == (
+        "the data ended early (the file is truncated or empty)"
+    )
+    assert error_info(raised(RuntimeError()))["message"] == ""
 
     class Unprintable(Exception):
         def __str__(self) -> str:

@@ -102,6 +102,11 @@ class Backend(Protocol):
         """Run the runner once in ``env`` under ``invocation.limits`` and report how it ended.
 
         Raises:
-            InfraError: the backend failed to start or observe the process.
+            InfraError: the backend failed to start or observe the process, or the run was
+                cancelled.
         """
+        ...
+
+    def cancel(self) -> None:
+        """Stop every run in progress now (Ctrl-C): their ``run`` calls raise ``InfraError``."""
         ...

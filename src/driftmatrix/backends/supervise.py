@@ -14,6 +14,7 @@ import select
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,7 @@ def supervise(
     env: Mapping[str, str],
     limits: Limits,
     cgroups: bool = True,
+    cancel: threading.Event | None = None,
 ) -> Execution:
     """Run ``argv`` to completion under ``limits`` and describe how it ended.
 
@@ -64,9 +66,10 @@ def supervise(
         env: Its complete environment (nothing is inherited).
         limits: Memory and cpus are applied by a :class:`Confinement`; ``timeout`` is wall-clock.
         cgroups: False skips cgroups (only the rlimit fallback then applies).
+        cancel: Once set, the process group is killed and InfraError raised (Ctrl-C).
 
     Raises:
-        InfraError: the process could not be started.
+        InfraError: the process could not be started, or ``cancel`` was set.
     """
     with Confinement(limits, cgroups=cgroups) as confinement:
         status_read, status_write = os.pipe()
@@ -98,8 +101,12 @@ def supervise(
                 _kill_group(proc.pid)
                 proc.wait()
                 raise InfraError(f"could not start {argv[0]}: {failure}")
-            timed_out, ended, out, err = _watch(proc, start + limits.timeout, confinement)
+            timed_out, ended, out, err = _watch(
+                proc, start + limits.timeout, confinement, cancel or threading.Event()
+            )
             returncode = proc.wait()
+        if cancel is not None and cancel.is_set():
+            raise InfraError("the run was cancelled")
         oom_kills = confinement.oom_kills()
         enforced = dict(confinement.enforced)
     killed_by = -returncode if returncode < 0 else None
@@ -133,7 +140,10 @@ def _await_exec(fd: int) -> str | None:
 
 
 def _watch(
-    proc: subprocess.Popen[bytes], deadline: float, confinement: Confinement
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    confinement: Confinement,
+    cancel: threading.Event,
 ) -> tuple[bool, float, str, str]:
     """Pump output and wait for exit or deadline; return (timed_out, end time, stdout, stderr)."""
     assert proc.stdout is not None and proc.stderr is not None
@@ -151,6 +161,9 @@ def _watch(
                 ended = now
                 # The runner is gone: whatever it left behind in its session or cgroup is an
                 # orphan that must not outlive the cell (or hold our pipes open forever).
+                _kill_group(proc.pid)
+                confinement.kill_all()
+            elif ended is None and cancel.is_set():
                 _kill_group(proc.pid)
                 confinement.kill_all()
             elif ended is None and now >= deadline and not timed_out:

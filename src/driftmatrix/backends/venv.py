@@ -84,6 +84,7 @@ class VenvBackend:
         self._uv: str | None = None
         self._fresh: set[str] = set()
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
 
     def provision(self, cell: Cell) -> Environment:
         """Build, or reuse from the cache, the environment for ``cell``.
@@ -137,6 +138,10 @@ class VenvBackend:
             self._fresh.add(key)
         return self._environment(key, interpreter, final, reused=False, seconds=seconds)
 
+    def cancel(self) -> None:
+        """Kill every runner this backend started that is still running."""
+        self._cancelled.set()
+
     def run(self, env: Environment, invocation: Invocation) -> Execution:
         """Run the probe runner once in ``env`` under ``invocation.limits``.
 
@@ -157,11 +162,14 @@ class VenvBackend:
         # -s -B as docs/runner-protocol.md says. Not -E: the environment is already an
         # allow-list, and -E would make the runner ignore PYTHONHASHSEED=0 set there.
         argv = [str(python), "-s", "-B", "-m", "probes", str(job_path)]
+        if self._cancelled.is_set():
+            raise InfraError("the run was cancelled")
         return supervise(
             argv,
             cwd=invocation.runner_dir,
             env=cell_environment(python.parent, work, invocation.limits),
             limits=invocation.limits,
+            cancel=self._cancelled,
         )
 
     def _environment(

@@ -1,0 +1,363 @@
+"""Fakes that implement driftmatrix's real interfaces, for testing the orchestration in-process.
+
+:class:`FakeBackend` is a :class:`~driftmatrix.backends.base.Backend`: ``provision`` fails with
+:class:`~driftmatrix.errors.BuildError` for configured pins, and ``run`` plays a scripted
+:class:`Scenario` by writing a real protocol-1 ``result.json`` (docs/runner-protocol.md) into the
+invocation's work directory and returning an :class:`~driftmatrix.backends.base.Execution`. The
+:class:`~driftmatrix.run.Runner` then reads that file back with the real ``runner.read_result``,
+so everything after the backend boundary is the production code path.
+
+No fake ever opens the artifact: the host must never deserialize one, and neither do its tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from driftmatrix.backends.base import Backend, Environment, Execution, Invocation
+from driftmatrix.cells import Cell
+from driftmatrix.errors import BuildError, InfraError
+
+#: The golden set every scenario "predicts" on: row ids, edge-case tags, labels, probabilities.
+ROW_IDS = ("r1", "r2", "r3", "r4")
+TAGS = ("", "missing-value", "extreme", "class-1")
+CLASSES = (0, 1)
+LABELS = (0, 1, 0, 1)
+PROBA = ((0.9, 0.1), (0.2, 0.8), (0.7, 0.3), (0.4, 0.6))
+#: What the reference's environment has beyond its pins; differences show up in comparisons.
+TRANSITIVE = {"scipy": "1.14.1", "joblib": "1.4.2", "threadpoolctl": "3.5.0"}
+
+EXITED = Execution(exit_code=0, seconds=0.5)
+#: Only a timeout is enforced by the fake "harness": memory/cpus were not asked for in the tests.
+ENFORCED = {"timeout": "harness"}
+
+
+def _ok(seconds: float = 0.01, **fields: Any) -> dict[str, Any]:
+    return {"status": "ok", "seconds": seconds, "warnings": [], **fields}
+
+
+def _failed(error_type: str, message: str, **fields: Any) -> dict[str, Any]:
+    error = {"type": error_type, "message": message, "traceback": f"{error_type}: {message}"}
+    return {"status": "failed", "seconds": 0.01, "warnings": [], "error": error, **fields}
+
+
+def _skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "seconds": 0.0, "reason": reason}
+
+
+RUNNING: dict[str, Any] = {"status": "running"}
+
+
+def make_outputs(
+    labels: tuple[Any, ...] = LABELS, proba: tuple[tuple[float, ...], ...] | None = PROBA
+) -> dict[str, Any]:
+    """The ``outputs`` record of a result: row ids, tags, classes and per-method values."""
+    methods: dict[str, Any] = {"predict": list(labels)}
+    if proba is not None:
+        methods["predict_proba"] = [list(row) for row in proba]
+    return {
+        "row_ids": list(ROW_IDS),
+        "tags": list(TAGS),
+        "classes": list(CLASSES),
+        "methods": methods,
+    }
+
+
+def probe_records(**overrides: Any) -> dict[str, Any]:
+    """Every probe ``ok`` (what a healthy cell reports); an override of None drops that probe."""
+    records: dict[str, Any] = {
+        "environment": _ok(platform="Linux-fake-x86_64", machine="x86_64", cpu_count=2),
+        "imports": _ok(
+            0.5,
+            modules={
+                "sklearn": {"distribution": "scikit-learn", "status": "ok", "seconds": 0.4},
+                "numpy": {"distribution": "numpy", "status": "ok", "seconds": 0.1},
+            },
+        ),
+        "load": _ok(0.02, format="joblib", bytes=42, estimator="sklearn.linear_model.Fake"),
+        "predict": _ok(
+            rows=len(ROW_IDS),
+            input="array",
+            methods={
+                "predict": {"status": "ok", "kind": "labels", "dtype": "int64", "shape": [4]},
+                "predict_proba": {
+                    "status": "ok",
+                    "kind": "scores",
+                    "dtype": "float64",
+                    "shape": [4, 2],
+                },
+            },
+        ),
+        "roundtrip": _ok(0.03, identical=True, differs=[]),
+    }
+    for name, record in overrides.items():
+        if record is None:
+            records.pop(name, None)
+        else:
+            records[name] = record
+    return records
+
+
+def result_doc(
+    *,
+    probes: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, Any] | Literal["default"] | None = "default",
+    finished: bool = True,
+    error: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A protocol-1 ``result.json`` body; the fake adds ``cell`` and ``installed`` when it runs.
+
+    Args:
+        probes: Probe records (default: every probe ``ok``).
+        outputs: The ``outputs`` record (default: :func:`make_outputs`); None writes null.
+        finished: Whether the runner got to its last write.
+        error: The runner's own failure (a bad job, a bug), or None.
+    """
+    records = dict(probes if probes is not None else probe_records())
+    started = [name for name in records if records[name].get("status") != "skipped"]
+    return {
+        "protocol": 1,
+        "finished": finished,
+        "stage": started[-1] if started else None,
+        "python": {"version": "3.11.7", "implementation": "CPython", "executable": "/fake/python"},
+        "probes": records,
+        "outputs": make_outputs() if outputs == "default" else (dict(outputs) if outputs else None),
+        "error": dict(error) if error is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What one cell's runner does when the :class:`FakeBackend` runs it.
+
+    Attributes:
+        result: The ``result.json`` to write: a document (``cell`` and ``installed`` are filled
+            in), raw text written as is (to be unreadable), or None to write no file at all.
+        execution: How the process "ended".
+        raises: An exception ``run`` raises instead (e.g. ``InfraError``: the backend failed).
+        wait_for: ``run`` blocks on this event first (to make a cell finish after others).
+        then_set: ``run`` sets this event when it is done (to release a waiting cell).
+    """
+
+    result: Mapping[str, Any] | str | None = field(default_factory=result_doc)
+    execution: Execution = EXITED
+    raises: BaseException | None = None
+    wait_for: threading.Event | None = None
+    then_set: threading.Event | None = None
+
+
+# --- the scenarios every verdict comes from ------------------------------------------------------
+
+
+def healthy(labels: tuple[Any, ...] = LABELS, proba: Any = PROBA) -> Scenario:
+    """Loads and predicts ``labels``/``proba`` (compared with the reference later)."""
+    return Scenario(result_doc(outputs=make_outputs(labels, proba)))
+
+
+def import_failed() -> Scenario:
+    """The pinned libraries do not import together (an ABI mismatch)."""
+    message = "numpy.core.multiarray failed to import"
+    modules = {
+        "sklearn": {
+            "distribution": "scikit-learn",
+            "status": "failed",
+            "seconds": 0.2,
+            "error": {"type": "ImportError", "message": message},
+        },
+        "numpy": {"distribution": "numpy", "status": "ok", "seconds": 0.1},
+    }
+    probes = probe_records(
+        imports=_failed("ImportError", message, modules=modules),
+        load=_skipped("imports failed"),
+        predict=_skipped("load did not succeed"),
+        roundtrip=_skipped("load did not succeed"),
+    )
+    return Scenario(result_doc(probes=probes, outputs=None))
+
+
+def load_failed(
+    error_type: str = "UnpicklingError", message: str = "pickle data was truncated"
+) -> Scenario:
+    """The artifact does not deserialize."""
+    probes = probe_records(
+        load=_failed(error_type, message, format="joblib", bytes=42),
+        predict=_skipped("load did not succeed"),
+        roundtrip=_skipped("load did not succeed"),
+    )
+    return Scenario(result_doc(probes=probes, outputs=None))
+
+
+def predict_failed() -> Scenario:
+    """It loads, but ``predict`` raises (``predict_proba`` still answers)."""
+    methods = {
+        "predict": {
+            "status": "failed",
+            "error": {"type": "AttributeError", "message": "no attribute 'monotonic_cst'"},
+        },
+        "predict_proba": {"status": "ok", "kind": "scores", "dtype": "float64", "shape": [4, 2]},
+    }
+    probes = probe_records(
+        predict=_failed("AttributeError", "no attribute 'monotonic_cst'", methods=methods),
+        roundtrip=_skipped("predict did not succeed"),
+    )
+    only_proba = make_outputs()
+    del only_proba["methods"]["predict"]
+    return Scenario(result_doc(probes=probes, outputs=only_proba))
+
+
+def timed_out() -> Scenario:
+    """Stopped at the time limit while predicting (the runner's last write says ``running``)."""
+    probes = probe_records(predict=RUNNING, roundtrip=None)
+    return Scenario(
+        result_doc(probes=probes, outputs=None, finished=False),
+        Execution(exit_code=None, signal=signal.SIGKILL, timed_out=True, seconds=60.0),
+    )
+
+
+def oom_killed() -> Scenario:
+    """Killed by the kernel's memory limit while loading."""
+    probes = probe_records(load=RUNNING, predict=None, roundtrip=None)
+    return Scenario(
+        result_doc(probes=probes, outputs=None, finished=False),
+        Execution(exit_code=None, signal=signal.SIGKILL, oom_killed=True, seconds=1.0),
+    )
+
+
+def segfault_in_load() -> Scenario:
+    """The interpreter crashed inside ``load`` (a native extension reading a foreign layout)."""
+    probes = probe_records(load=RUNNING, predict=None, roundtrip=None)
+    return Scenario(
+        result_doc(probes=probes, outputs=None, finished=False),
+        Execution(exit_code=None, signal=signal.SIGSEGV, seconds=0.3),
+    )
+
+
+def garbage_result() -> Scenario:
+    """The runner left a result file that is not JSON."""
+    return Scenario('{"protocol": 1, "probes": {', Execution(exit_code=0))
+
+
+def no_result() -> Scenario:
+    """The runner died before its first write."""
+    return Scenario(None, Execution(exit_code=1, stderr_tail="Fatal Python error: init"))
+
+
+# --- the backend -------------------------------------------------------------------------------
+
+
+class FakeBackend:
+    """A :class:`~driftmatrix.backends.base.Backend` whose cells play scripted scenarios.
+
+    Args:
+        scenarios: Cell id → what its runner does; cells not named are :func:`healthy`.
+        unbuildable: ``(package, version)`` pins that cannot be installed: ``provision`` of a
+            cell with any of them raises ``BuildError``.
+        name: The backend name cells refer to (``venv`` is the matrix default).
+
+    Attributes:
+        provisioned: Cell ids in the order ``provision`` was called for them.
+        runs: Cell ids in the order their runner *finished*.
+    """
+
+    def __init__(
+        self,
+        scenarios: Mapping[str, Scenario] | None = None,
+        unbuildable: Collection[tuple[str, str]] = (),
+        name: str = "venv",
+    ) -> None:
+        self.name = name
+        self.scenarios = dict(scenarios or {})
+        self.unbuildable = frozenset(unbuildable)
+        self.provisioned: list[str] = []
+        self.runs: list[str] = []
+        self._cells: dict[str, Cell] = {}
+        self._cancelled = threading.Event()
+        # The Runner calls provision/run from its worker threads.
+        self._lock = threading.Lock()
+
+    def provision(self, cell: Cell) -> Environment:
+        """An environment for ``cell``, or ``BuildError`` when one of its pins is unbuildable."""
+        with self._lock:
+            self.provisioned.append(cell.id)
+        broken = sorted(pin for pin in cell.packages if pin in self.unbuildable)
+        if broken:
+            name, version = broken[0]
+            raise BuildError(f"no version of {name}=={version} is available on the index")
+        key = cell.fingerprint()
+        with self._lock:
+            self._cells[key] = cell
+        return Environment(
+            backend=self.name,
+            key=key,
+            python=f"/fake/envs/{key[:16]}/bin/python",
+            python_version=f"{cell.python}.0",
+            location=f"/fake/envs/{key[:16]}",
+        )
+
+    def run(self, env: Environment, invocation: Invocation) -> Execution:
+        """Play the cell's scenario: write its ``result.json``, return its ``Execution``."""
+        job = invocation.job
+        cell_id = str(job["cell"])
+        with self._lock:
+            cell = self._cells[env.key]
+        # The contract the Runner owes a backend (base.Invocation, docs/runner-protocol.md):
+        # a job for this very cell, existing inputs, an empty work directory, a staged runner.
+        assert cell.id == cell_id, f"env of {cell.id} used for job of {cell_id}"
+        assert job["protocol"] == 1 and job["work"] == str(invocation.work_dir)
+        assert invocation.work_dir.is_dir() and not any(invocation.work_dir.iterdir())
+        assert all(Path(path).is_file() for path in job["files"].values())
+        assert (invocation.runner_dir / "probes" / "__main__.py").is_file()
+        assert invocation.limits == cell.limits
+        scenario = self.scenarios.get(cell_id) or healthy()
+        if scenario.wait_for is not None:
+            # Bounded: a Runner bug must fail the test, not hang it.
+            assert scenario.wait_for.wait(timeout=10), f"{cell_id} waited in vain"
+        try:
+            if self._cancelled.is_set():
+                raise InfraError("the run was cancelled")
+            if scenario.raises is not None:
+                raise scenario.raises
+            self._write(invocation.work_dir, cell, scenario.result)
+            return scenario.execution
+        finally:
+            with self._lock:
+                self.runs.append(cell_id)
+            if scenario.then_set is not None:
+                scenario.then_set.set()
+
+    def cancel(self) -> None:
+        """Stop every run: later ``run`` calls raise ``InfraError`` (as a real backend's do)."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the Runner cancelled this backend (it does so only when a run is aborted)."""
+        return self._cancelled.is_set()
+
+    @staticmethod
+    def _write(work: Path, cell: Cell, result: Mapping[str, Any] | str | None) -> None:
+        path = work / "result.json"
+        if result is None:
+            return
+        if isinstance(result, str):
+            path.write_text(result, encoding="utf-8")
+            return
+        doc = copy.deepcopy(dict(result))
+        doc["cell"] = cell.id
+        environment_ran = doc["probes"].get("environment", {}).get("status") == "ok"
+        # As the runner does: `installed` is every distribution, transitive ones included,
+        # and `{}` when the environment probe did not run.
+        doc.setdefault("installed", {**TRANSITIVE, **cell.pins} if environment_ran else {})
+        path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _conforms(backend: FakeBackend) -> Backend:
+    # mypy checks here that FakeBackend structurally satisfies the real Backend protocol.
+    return backend
