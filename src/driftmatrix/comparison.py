@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from driftmatrix.results import strict_json
+
 Shape: TypeAlias = tuple[int, ...] | None  # None: ragged nesting
 
 
@@ -297,7 +299,7 @@ class Comparison:
             "latency": self.latency.to_json() if self.latency else None,
             "memory": self.memory.to_json() if self.memory else None,
         }
-        return dict(_json_safe(doc))
+        return dict(strict_json(doc))
 
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -305,13 +307,3 @@ class Comparison:
 
 def _shape_json(shape: Shape) -> list[int] | str:
     return list(shape) if shape is not None else "ragged"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Mapping):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value

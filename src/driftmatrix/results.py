@@ -174,14 +174,18 @@ class RunResults:
         )
 
 
-def _finite(value: Any) -> Any:
-    """Replace non-finite floats by strings so results.json stays strict JSON."""
+def strict_json(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by ``"nan"``/``"inf"``/``"-inf"``.
+
+    Every JSON file and report driftmatrix writes is strict JSON (``NaN`` is not), so readers in
+    any language can parse it.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {k: strict_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [strict_json(v) for v in value]
     return value
 
 
@@ -193,7 +197,7 @@ def write_json_atomic(path: Path, doc: Any) -> None:
         # mkstemp creates 0600; results are meant to be read by others (CI artifacts, reviewers).
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_finite(doc), handle, indent=2, sort_keys=False, allow_nan=False)
+            json.dump(strict_json(doc), handle, indent=2, sort_keys=False, allow_nan=False)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

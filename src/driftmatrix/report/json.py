@@ -7,11 +7,8 @@ Strict JSON: NaN and infinities become ``"nan"``/``"inf"``/``"-inf"``, the conve
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
-from typing import Any
 
-from driftmatrix.results import RunResults
+from driftmatrix.results import RunResults, strict_json
 
 
 def render(results: RunResults) -> str:
@@ -23,14 +20,4 @@ def render(results: RunResults) -> str:
     Returns:
         The JSON text.
     """
-    return json.dumps(_strict(results.to_json()), indent=2, allow_nan=False) + "\n"
-
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Mapping):
-        return {key: _strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(item) for item in value]
-    return value
+    return json.dumps(strict_json(results.to_json()), indent=2, allow_nan=False) + "\n"
