@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realparts import missing
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -168,10 +169,10 @@ def cell_python() -> Path:
     builds a new one; a directory without its ready marker (an interrupted build) is rebuilt.
     """
     if not os.path.exists(PY311):
-        pytest.skip(f"Python 3.11 not found at {PY311}")
+        missing(f"Python 3.11 not found at {PY311}")
     uv = shutil.which("uv")
     if uv is None:
-        pytest.skip("uv is not installed")
+        missing("uv is not installed")
     key_source = json.dumps({"python": PY311, "requirements": CELL_REQUIREMENTS})
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
     root = _cache_root()
