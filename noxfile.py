@@ -50,6 +50,14 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+@nox.session(name="docker-setup")
+def docker_setup(session: nox.Session) -> None:
+    """Install/start the Docker engine (as root) and build the base images the tests use."""
+    session.install(".")
+    pythons = session.posargs or ["3.10", "3.11", "3.12", "3.13"]
+    session.run("driftmatrix", "docker", "setup", *(f"--python={p}" for p in pythons))
+
+
 @nox.session
 def reference(session: nox.Session) -> None:
     """Rebuild the demo's reference artifact in its producer environment (see its manifest)."""

@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("matrix", type=Path)
     lst.add_argument("--json", action="store_true", help="a CI matrix include-list")
 
+    dock = sub.add_parser("docker", help="the Docker engine and base images")
+    dock_sub = dock.add_subparsers(dest="docker_command", required=True, parser_class=_Parser)
+    setup = dock_sub.add_parser(
+        "setup", help="install/start the engine (as root) and build the Python base images"
+    )
+    setup.add_argument("matrix", nargs="?", type=Path, help="build what this matrix's cells need")
+    setup.add_argument("--python", action="append", default=[], metavar="X.Y", help="a Python")
+
     rep = sub.add_parser("report", help="render the results of a run again (never re-runs)")
     rep.add_argument("dir", type=Path, help="a run's output directory")
     rep.add_argument("--format", default="terminal", help="terminal | md | json")
@@ -72,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "list":
             return _list(args)
+        if args.command == "docker":
+            return _docker_setup(args)
         return _report(args)
     except DriftmatrixError as exc:
         print(f"driftmatrix: error: {exc}", file=sys.stderr)
@@ -173,6 +183,26 @@ def _list(args: argparse.Namespace) -> int:
     print(tabulate(rows, headers=headers, disable_numparse=True))  # "3.10" is not 3.1
     count = len(spec.cells)
     print(f"\n{count} cell{'s' if count != 1 else ''}; * marks the reference cell")
+    return 0
+
+
+def _docker_setup(args: argparse.Namespace) -> int:
+    from driftmatrix.backends import docker_engine
+    from driftmatrix.backends.docker_images import Images
+    from driftmatrix.spec import load_matrix
+
+    pythons = list(args.python)
+    if args.matrix is not None:
+        pythons += [cell.python for cell in load_matrix(args.matrix).cells]
+    if not pythons:
+        raise UsageError("docker setup: name a matrix file or at least one --python X.Y")
+
+    def log(line: str) -> None:
+        print(f"driftmatrix: {line}", file=sys.stderr, flush=True)
+
+    client = docker_engine.ensure_engine(log, cache_dir=cache_dir())
+    for image in Images(client, cache_dir()).setup(sorted(set(pythons)), log):
+        print(image)
     return 0
 
 

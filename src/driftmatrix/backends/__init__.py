@@ -22,11 +22,17 @@ __all__ = [
     "resolve_backends",
 ]
 
+def _docker(**options: Any) -> Backend:
+    # Imported on demand: the Docker SDK is only loaded when a cell asks for docker.
+    from driftmatrix.backends.docker import DockerBackend
+
+    return DockerBackend(**options)
+
+
 #: Backend name → factory taking the backend's keyword options.
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "venv": VenvBackend,
-    # "docker": DockerBackend,  # backends/docker.py; import it lazily in its factory so that the
-    #                           # optional `docker` dependency is only needed when it is chosen.
+    "docker": _docker,
 }
 
 
@@ -62,10 +68,14 @@ def resolve_backends(names: Iterable[str], **options: Any) -> tuple[dict[str, Ba
     chosen: dict[str, Backend] = {}
     concrete = sorted(wanted - {"auto"})
     if "auto" in wanted:
-        # When backends/docker.py lands: pick "docker" here if its daemon answers, else fall
-        # back to venv with a note saying why.
-        auto = "venv"
-        notes.append("backend 'auto' runs on venv (the docker backend is not available)")
+        from driftmatrix.backends import docker_engine
+
+        if docker_engine.available():
+            auto = "docker"
+            notes.append("backend 'auto' chose docker: a Docker daemon answers")
+        else:
+            auto = "venv"
+            notes.append("backend 'auto' chose venv: no Docker daemon answers")
         concrete = sorted({*concrete, auto})
     for name in concrete:
         chosen[name] = get_backend(name, **options)

@@ -134,8 +134,10 @@ class VenvBackend:
                 built.rename(final)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-        with self._lock:
-            self._fresh.add(key)
+            # Still under the file lock: a second thread waiting for it must see this build as
+            # fresh, or --no-cache would make it build the same environment again.
+            with self._lock:
+                self._fresh.add(key)
         return self._environment(key, interpreter, final, reused=False, seconds=seconds)
 
     def cancel(self) -> None:

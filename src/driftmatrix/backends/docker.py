@@ -1,0 +1,96 @@
+"""The docker backend: one hardened container per cell, limits enforced by the kernel.
+
+Composition only: images come from :mod:`docker_images` (pins resolved and downloaded on the
+host with uv, installed offline into an image per pinned set, tagged by content), containers
+from :mod:`docker_run` (no network, read-only, non-root, classified from the daemon's facts).
+The in-cell runner is the same code as with venv, so results compare across backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from driftmatrix.backends import docker_engine
+from driftmatrix.backends.base import Environment, Execution, Invocation
+from driftmatrix.backends.docker_images import Images
+from driftmatrix.backends.docker_run import CELL_LABEL, RUN_LABEL, remove_containers, run_container
+from driftmatrix.cells import Cell
+from driftmatrix.errors import InfraError
+
+
+class DockerBackend:
+    """Runs every cell in its own container.
+
+    Args:
+        cache_dir: Where build contexts and logs are kept.
+        no_cache: Rebuild cell images instead of reusing them by tag.
+    """
+
+    name = "docker"
+
+    def __init__(self, cache_dir: Path, no_cache: bool = False) -> None:
+        self.cache_dir = cache_dir
+        self.no_cache = no_cache
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._images: Images | None = None
+        self._cancelled = threading.Event()
+        self._run_id = uuid.uuid4().hex[:12]
+
+    @staticmethod
+    def _log(line: str) -> None:
+        # Which Python image a cell got (registry or local build) is a choice made for the
+        # user; say it where they read progress.
+        print(f"driftmatrix: {line}", file=sys.stderr, flush=True)
+
+    def _connected(self) -> tuple[Any, Images]:
+        # Connect lazily: a matrix whose docker cells are all filtered out never needs a daemon.
+        with self._lock:
+            if self._client is None or self._images is None:
+                self._client = docker_engine.connect()
+                self._images = Images(
+                    self._client, self.cache_dir, no_cache=self.no_cache, log=self._log
+                )
+            return self._client, self._images
+
+    def provision(self, cell: Cell) -> Environment:
+        """Build (or reuse by content tag) the image for ``cell``'s Python and pins."""
+        _, images = self._connected()
+        image = images.cell_image(cell)
+        return Environment(
+            backend=self.name,
+            key=image.key,
+            python=image.python,
+            python_version=image.python_version,
+            location=image.tag,
+            reused=image.reused,
+            build_seconds=image.build_seconds,
+        )
+
+    def run(self, env: Environment, invocation: Invocation) -> Execution:
+        """Run the runner once in a fresh hardened container of ``env``'s image."""
+        if self._cancelled.is_set():
+            raise InfraError("the run was cancelled")
+        client, _ = self._connected()
+        labels = {RUN_LABEL: self._run_id, CELL_LABEL: str(invocation.job.get("cell", ""))}
+        return run_container(
+            client,
+            image=env.location,
+            python=env.python,
+            invocation=invocation,
+            labels=labels,
+            cancel=self._cancelled,
+        )
+
+    def cancel(self) -> None:
+        """Kill and remove every container this backend started that is still there."""
+        self._cancelled.set()
+        if self._client is not None:
+            # A daemon that is gone cannot run anything of ours any more: nothing to remove.
+            with contextlib.suppress(InfraError):
+                remove_containers(self._client, {RUN_LABEL: self._run_id})

@@ -1,0 +1,94 @@
+"""A cell's packages for an image: resolved and downloaded on the host by uv, wheels only.
+
+The host reaches the package index and has uv's download cache; containers have neither (and
+no CA bundle). So uv installs the pins into a plain directory (``--target``) for the image's
+interpreter and platform, and the image build only copies that directory in.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from driftmatrix.backends.docker_python import PythonImage
+from driftmatrix.backends.docker_rootfs import GLIBC
+from driftmatrix.backends.interpreters import UV_ENV
+from driftmatrix.backends.venv import _NETWORK, summarize_uv_error
+from driftmatrix.errors import BuildError, InfraError
+
+_UV_TIMEOUT = 1800.0
+_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def wheel_platform() -> str:
+    """The uv ``--python-platform`` of every image: this machine's arch, the base's glibc.
+
+    Why explicit: wheels are resolved on the host, whose glibc may be newer than the image's;
+    a wheel built for the host's glibc would install here and fail to load there.
+
+    Raises:
+        InfraError: the machine is neither x86_64 nor aarch64.
+    """
+    machine = platform.machine().lower()
+    if machine not in _ARCHES:
+        raise InfraError(f"docker images for {machine} machines are not supported; use venv")
+    return f"{_ARCHES[machine]}-manylinux_{GLIBC}"
+
+
+def install_pins(
+    uv: str,
+    site: Path,
+    python: PythonImage,
+    packages: tuple[tuple[str, str], ...],
+    wheels: str,
+) -> None:
+    """Install ``packages`` (name, version) into ``site`` for ``python`` on ``wheels``.
+
+    Args:
+        uv: The uv binary.
+        site: An empty directory; it becomes the image's site directory.
+        python: The image's Python: its host interpreter is used when it has one (the same
+            markers as the venv backend), else its version.
+        packages: The cell's pins.
+        wheels: The platform, from :func:`wheel_platform`.
+
+    Raises:
+        BuildError: the pins cannot be installed: the same one-line summary as the venv
+            backend gives, prefixed with the Python version.
+        InfraError: uv is missing, hangs, or the package index is unreachable.
+    """
+    pins = [f"{name}=={version}" for name, version in packages]
+    if not pins:
+        return
+    target = (
+        ["--python", python.interpreter.executable]
+        if python.interpreter is not None
+        else ["--python-version", python.version]
+    )
+    # Wheels only, as in the venv backend: an old release without a wheel for this Python
+    # must fail in a second, not compile for twenty minutes.
+    command = [uv, "pip", "install", "--target", str(site), *target]
+    command += ["--python-platform", wheels, "--only-binary", ":all:", *pins]
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=_UV_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **UV_ENV},
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise InfraError(f"uv pip install did not finish within {_UV_TIMEOUT:.0f} s") from exc
+    except OSError as exc:
+        raise InfraError(f"could not run uv: {exc}") from exc
+    if result.returncode == 0:
+        return
+    output = result.stderr + "\n" + result.stdout
+    summary = summarize_uv_error(output)
+    if _NETWORK.search(output):
+        raise InfraError(f"the package index is unreachable: {summary}")
+    raise BuildError(f"Python {python.version}: {summary}")
