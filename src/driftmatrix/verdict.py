@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftmatrix.backends.base import Execution
-from driftmatrix.cells import Limits
 from driftmatrix.comparison import Comparison
 from driftmatrix.errors import EXIT_FINDING, EXIT_INFRA, EXIT_OK
 from driftmatrix.failure import (
@@ -51,6 +50,7 @@ from driftmatrix.failure import (
     runner_error,
     seconds,
 )
+from driftmatrix.limits import Limits
 from driftmatrix.outcome import Flag, ProbeStatus, Verdict
 from driftmatrix.results import CellResult, ErrorInfo, RunResults
 

@@ -37,8 +37,8 @@ from driftmatrix.backends.docker_run import (
 )
 from driftmatrix.backends.interpreters import find_interpreter
 from driftmatrix.cells import Cell as MatrixCell
-from driftmatrix.cells import Limits
 from driftmatrix.errors import InfraError
+from driftmatrix.limits import Limits
 
 pytestmark = pytest.mark.docker
 

@@ -15,8 +15,9 @@ import pytest
 
 from driftmatrix.backends.base import Environment, Invocation
 from driftmatrix.backends.venv import MARKER, VenvBackend
-from driftmatrix.cells import Cell, Limits, make_id
+from driftmatrix.cells import Cell, make_id
 from driftmatrix.errors import BuildError
+from driftmatrix.limits import Limits
 
 pytestmark = pytest.mark.slow
 

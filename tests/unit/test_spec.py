@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from driftmatrix.cells import Limits
 from driftmatrix.errors import MatrixError
+from driftmatrix.limits import Limits
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
 from driftmatrix.spec import DEFAULT_TRUSTED, CompareSpec, MatrixSpec, load_matrix
 

@@ -24,9 +24,11 @@ from driftmatrix.backends.base import Environment, Execution, Invocation
 from driftmatrix.backends.interpreters import Interpreter, find_interpreter
 from driftmatrix.backends.oslimits import RLIMIT_AS, Confinement, cgroup_support
 from driftmatrix.backends.supervise import TAIL_BYTES, supervise
-from driftmatrix.backends.venv import VenvBackend, environment_key, summarize_uv_error
-from driftmatrix.cells import Cell, Limits
+from driftmatrix.backends.uv import summarize_uv_error
+from driftmatrix.backends.venv import VenvBackend, environment_key
+from driftmatrix.cells import Cell
 from driftmatrix.errors import BuildError, InfraError, UsageError
+from driftmatrix.limits import Limits
 
 MiB = 1024 * 1024
 SUPPORT = cgroup_support()

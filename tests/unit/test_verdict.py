@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from driftmatrix.backends.base import Execution
-from driftmatrix.cells import Limits
 from driftmatrix.compare import compare
 from driftmatrix.comparison import Comparison, LabelDiff, Observation, Ratio, Tolerances
 from driftmatrix.errors import BuildError, InfraError
+from driftmatrix.limits import Limits
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Flag, Verdict
 from driftmatrix.results import CellResult, ErrorInfo, RunResults
 from driftmatrix.verdict import decide, decide_compared, error_info, exit_code

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from driftmatrix.cells import Cell, Limits
+from driftmatrix.cells import Cell
+from driftmatrix.limits import Limits
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
+from driftmatrix.backends.commands import run_tool
 from driftmatrix.errors import InfraError
 
 #: Where the Docker SDK looks when ``DOCKER_HOST`` is not set.
@@ -34,9 +36,15 @@ _APT_TIMEOUT = 1800.0
 
 Log = Callable[[str], None]
 
-#: dockerd processes we started. Kept referenced on purpose: the daemon must outlive this
-#: process, and a garbage-collected Popen of a live child warns ("subprocess is still running").
-_started: list[subprocess.Popen[bytes]] = []
+#: Starts a command detached and prints its pid: the daemon becomes a child of init, not of
+#: this process, so it outlives us without a zombie or a "subprocess is still running" warning.
+_DETACH = (
+    "import subprocess, sys\n"
+    "with open(sys.argv[1], 'ab') as out:\n"
+    "    child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=out,\n"
+    "                             stderr=subprocess.STDOUT, start_new_session=True)\n"
+    "print(child.pid)\n"
+)
 
 
 def host() -> str:
@@ -148,18 +156,7 @@ def apt_install(packages: Sequence[str], log: Log, *, why: str) -> None:
     log(f"{why}: installing {names} with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                env=env,
-                stdin=subprocess.DEVNULL,
-                timeout=_APT_TIMEOUT,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise InfraError(f"`{' '.join(command)}` could not run: {exc}") from exc
+        result = run_tool(command, timeout=_APT_TIMEOUT, what=f"`{' '.join(command)}`", env=env)
         if result.returncode != 0:
             raise InfraError(
                 f"`{' '.join(command)}` failed (exit {result.returncode}): "
@@ -245,33 +242,33 @@ def _start_daemon(dockerd: str, log: Log, log_path: Path) -> docker.DockerClient
     # Listen where the SDK will knock (DOCKER_HOST may name another local socket).
     command = [dockerd] if host() == DEFAULT_HOST else [dockerd, "--host", host()]
     log(f"starting the Docker daemon: {' '.join(command)} (log: {log_path})")
-    with open(log_path, "ab") as out:
-        # Its own session: the daemon must survive this command, its terminal and its Ctrl-C.
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    _started.append(process)
-    client = _wait_for_daemon(process, str(log_path))
-    log(f"the Docker daemon answers (pid {process.pid})")
+    # Its own session: the daemon must survive this command, its terminal and its Ctrl-C.
+    started = subprocess.run(
+        [sys.executable, "-c", _DETACH, str(log_path), *command],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if started.returncode != 0 or not started.stdout.strip().isdigit():
+        raise InfraError(f"could not start {dockerd}: {last_line(started.stderr)}")
+    pid = int(started.stdout)
+    client = _wait_for_daemon(pid, str(log_path))
+    log(f"the Docker daemon answers (pid {pid})")
     return client
 
 
-def _wait_for_daemon(process: subprocess.Popen[bytes] | None, logs: str) -> docker.DockerClient:
+def _wait_for_daemon(pid: int | None, logs: str) -> docker.DockerClient:
     """Poll until the daemon answers; fail early when the process we started has exited."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        if process is not None and process.poll() is not None:
+        if pid is not None and not _alive(pid):
             # Perhaps another daemon came up meanwhile (the package's init script, a parallel
             # setup) and ours exited on its pid file: that one will do.
             with contextlib.suppress(InfraError):
                 return connect(timeout=2.0)
             raise InfraError(
-                f"dockerd exited with code {process.returncode} right after starting: "
+                "dockerd exited right after starting: "
                 f"{_log_tail(Path(logs))} (full log: {logs})"
             )
         try:
@@ -283,6 +280,15 @@ def _wait_for_daemon(process: subprocess.Popen[bytes] | None, logs: str) -> dock
                     f"see {logs}"
                 ) from None
         time.sleep(0.5)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _log_tail(log_path: Path) -> str:

@@ -47,8 +47,8 @@ from driftmatrix.backends.docker_engine import Log, one_line
 from driftmatrix.backends.docker_python import PythonImage, local_python, registry_python
 from driftmatrix.backends.docker_rootfs import base_tag, build_base
 from driftmatrix.backends.docker_wheels import install_pins, wheel_platform
+from driftmatrix.backends.filelock import locked
 from driftmatrix.backends.interpreters import Interpreter, find_interpreter, find_uv
-from driftmatrix.backends.venv import _locked
 from driftmatrix.cells import Cell
 from driftmatrix.errors import InfraError, UsageError
 
@@ -401,7 +401,7 @@ class Images:
     def _file_lock(self, name: str) -> Iterator[None]:
         locks = self._work / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        with _locked(locks / f"{name}.lock"):
+        with locked(locks / f"{name}.lock"):
             yield
 
     def _request_lock(self, name: str) -> threading.Lock:

@@ -20,6 +20,7 @@ from docker.types import LogConfig, Mount
 from driftmatrix.backends.base import Invocation
 from driftmatrix.backends.venv import write_json
 from driftmatrix.errors import InfraError
+from driftmatrix.limits import Limits
 
 #: ``nobody:nogroup``: exists in every Debian image, owns nothing in it.
 CONTAINER_USER = "65534:65534"
@@ -31,13 +32,6 @@ WORK_DIR = "/dm/work"
 INPUT_DIR = "/dm/in"
 #: The PATH of the cell after the interpreter's own directory: Debian's default.
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 _FILE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: json-file keeps 1-2 MiB of output per container: a runner printing gigabytes cannot fill the
 #: daemon's disk, and the tail we report is always there.
@@ -95,7 +89,7 @@ def container_job(invocation: Invocation) -> Plan:
     return Plan(job=job, binds=tuple(binds))
 
 
-def cell_environment(python: str, threads: int) -> dict[str, str]:
+def cell_environment(python: str, limits: Limits) -> dict[str, str]:
     """The complete environment of the container: an allow-list, nothing from the host.
 
     Secrets in our environment (CI tokens, cloud credentials) must be invisible to a cell that
@@ -111,7 +105,7 @@ def cell_environment(python: str, threads: int) -> dict[str, str]:
         # (a .pth file), so they come after the standard library, as in a venv.
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
-        **dict.fromkeys(_THREAD_VARS, str(threads or 1)),
+        **limits.thread_environment(),
     }
 
 
@@ -128,7 +122,7 @@ def container_options(
         "command": ["-s", "-B", "-m", "probes", f"{WORK_DIR}/job.json"],
         "working_dir": RUNNER_DIR,
         "user": CONTAINER_USER,
-        "environment": cell_environment(python, limits.threads),
+        "environment": cell_environment(python, limits),
         "labels": dict(labels),
         "mounts": [
             Mount(b.target, str(b.source), type="bind", read_only=b.read_only) for b in plan.binds

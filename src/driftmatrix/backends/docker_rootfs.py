@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
+from driftmatrix.backends.commands import run_tool
 from driftmatrix.backends.docker_engine import Log, apt_install, last_line, one_line
 from driftmatrix.errors import InfraError
 
@@ -111,17 +111,7 @@ def build_base(client: docker.DockerClient, tag: str, scratch: Path, log: Log) -
             str(rootfs),
             mirror,
         ]
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                stdin=subprocess.DEVNULL,
-                timeout=_DEBOOTSTRAP_TIMEOUT,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise InfraError(f"debootstrap could not run: {exc}") from exc
+        result = run_tool(command, timeout=_DEBOOTSTRAP_TIMEOUT, what="debootstrap")
         if result.returncode != 0:
             # debootstrap's own log inside the target says more than its terse stderr.
             detail = result.stderr + result.stdout

@@ -7,16 +7,13 @@ interpreter and platform, and the image build only copies that directory in.
 
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
 from pathlib import Path
 
 from driftmatrix.backends.docker_python import PythonImage
 from driftmatrix.backends.docker_rootfs import GLIBC
-from driftmatrix.backends.interpreters import UV_ENV
-from driftmatrix.backends.venv import _NETWORK, summarize_uv_error
-from driftmatrix.errors import BuildError, InfraError
+from driftmatrix.backends.uv import run_uv
+from driftmatrix.errors import InfraError
 
 _UV_TIMEOUT = 1800.0
 _ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -69,26 +66,6 @@ def install_pins(
     )
     # Wheels only, as in the venv backend: an old release without a wheel for this Python
     # must fail in a second, not compile for twenty minutes.
-    command = [uv, "pip", "install", "--target", str(site), *target]
-    command += ["--python-platform", wheels, "--only-binary", ":all:", *pins]
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=_UV_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **UV_ENV},
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise InfraError(f"uv pip install did not finish within {_UV_TIMEOUT:.0f} s") from exc
-    except OSError as exc:
-        raise InfraError(f"could not run uv: {exc}") from exc
-    if result.returncode == 0:
-        return
-    output = result.stderr + "\n" + result.stdout
-    summary = summarize_uv_error(output)
-    if _NETWORK.search(output):
-        raise InfraError(f"the package index is unreachable: {summary}")
-    raise BuildError(f"Python {python.version}: {summary}")
+    args = ["pip", "install", "--target", str(site), *target]
+    args += ["--python-platform", wheels, "--only-binary", ":all:", *pins]
+    run_uv(uv, args, timeout=_UV_TIMEOUT, context=f"Python {python.version}")

@@ -17,11 +17,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from driftmatrix.backends.uv import UV_ENV
 from driftmatrix.errors import BuildError, InfraError
-
-#: uv must never download a Python: only the package index is reachable where driftmatrix runs,
-#: and a silently downloaded interpreter would not be the one the user asked to test.
-UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
 
 _REQUEST = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 

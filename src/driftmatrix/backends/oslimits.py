@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from driftmatrix.cells import Limits
+from driftmatrix.limits import Limits
 
 CGROUP_V1 = "cgroup-v1"
 CGROUP_V2 = "cgroup-v2"

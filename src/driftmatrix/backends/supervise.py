@@ -21,8 +21,8 @@ from pathlib import Path
 
 from driftmatrix.backends.base import Execution
 from driftmatrix.backends.oslimits import Confinement
-from driftmatrix.cells import Limits
 from driftmatrix.errors import InfraError
+from driftmatrix.limits import Limits
 
 #: How much of each output stream is kept.
 TAIL_BYTES = 8 * 1024

@@ -10,46 +10,33 @@ a minimal environment, in its own process group, inside a fresh cgroup when the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from driftmatrix.backends.base import Environment, Execution, Invocation
-from driftmatrix.backends.interpreters import UV_ENV, Interpreter, find_interpreter, find_uv
+from driftmatrix.backends.filelock import locked
+from driftmatrix.backends.interpreters import Interpreter, find_interpreter, find_uv
 from driftmatrix.backends.supervise import supervise
-from driftmatrix.cells import Cell, Limits
-from driftmatrix.errors import BuildError, InfraError
+from driftmatrix.backends.uv import run_uv
+from driftmatrix.cells import Cell
+from driftmatrix.errors import InfraError
+from driftmatrix.limits import Limits
 
 #: Bump when the layout or the build recipe of an environment changes: old ones are then rebuilt.
 SCHEMA = 1
 #: Written last into a finished environment; its presence (with the right key) means "reusable".
 MARKER = "driftmatrix-env.json"
 _BUILD_TIMEOUT = 1800.0
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_DECORATION = re.compile(r"^[\s×│├╰─▶]*")
-_PREFIX = re.compile(r"^(error|cause|hint|warning):\s*", re.IGNORECASE)
-_NETWORK = re.compile(
-    r"error sending request|tcp connect error|dns error|Connection refused|operation timed out"
-)
 
 
 def environment_key(interpreter: Interpreter, packages: tuple[tuple[str, str], ...]) -> str:
@@ -101,7 +88,7 @@ class VenvBackend:
         envs = self.cache_dir / "envs"
         envs.mkdir(parents=True, exist_ok=True)
         final = envs / key[:16]
-        with _locked(envs / f"{key[:16]}.lock"):
+        with locked(envs / f"{key[:16]}.lock"):
             with self._lock:
                 reusable = not self.no_cache or key in self._fresh
             if reusable and _complete(final, key):
@@ -206,31 +193,9 @@ class VenvBackend:
         return [line for line in freeze.splitlines() if line.strip()]
 
     def _uv_call(self, args: list[str], interpreter: Interpreter) -> str:
-        """Run uv; return its stdout, or raise BuildError/InfraError with its trimmed message."""
-        command = [self._uv_binary(), *args]
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=_BUILD_TIMEOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **UV_ENV},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise InfraError(f"uv {args[0]} did not finish within {_BUILD_TIMEOUT:.0f} s") from exc
-        except OSError as exc:
-            raise InfraError(f"could not run uv: {exc}") from exc
-        if result.returncode == 0:
-            return result.stdout
-        output = result.stderr + "\n" + result.stdout
-        summary = summarize_uv_error(output)
-        if _NETWORK.search(output):
-            raise InfraError(f"the package index is unreachable: {summary}")
-        raise BuildError(
-            f"Python {interpreter.version}: {summary}"
-        )
+        """Run uv for a build of ``interpreter``'s environment (see :func:`run_uv`)."""
+        context = f"Python {interpreter.version}"
+        return run_uv(self._uv_binary(), args, timeout=_BUILD_TIMEOUT, context=context)
 
     def _uv_binary(self) -> str:
         with self._lock:
@@ -263,79 +228,19 @@ def cell_environment(bin_dir: Path, work: Path, limits: Limits) -> dict[str, str
     unpickles an untrusted artifact, and stray PYTHON*/LD_* variables must not change what it
     imports.
     """
-    # Thread pools sized to the CPU quota; without a quota, one thread. FIELD-NOTES: unbounded
-    # OpenMP threads spin-wait (two parallel fits on 2 cores took minutes instead of seconds),
-    # and cells run side by side with --jobs; one thread also keeps latency comparable between
-    # a cell and its reference.
-    threads = str(limits.threads) if limits.cpus is not None else "1"
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
         "HOME": str(work / "home"),
         "TMPDIR": str(work / "tmp"),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
-        **dict.fromkeys(_THREAD_VARS, threads),
+        **limits.thread_environment(),
     }
     for var in ("LANG", "LC_ALL", "LC_CTYPE"):
         if var in os.environ:
             env[var] = os.environ[var]
     env.setdefault("LANG", "C.UTF-8")
     return env
-
-
-def summarize_uv_error(output: str) -> str:
-    """Reduce uv's error report to the informative sentence(s), on one line.
-
-    uv explains resolver failures as "Because ... we can conclude ..."; that is what a user
-    needs. Other failures become "<error>: <last cause>". Decorations (colours, box drawing,
-    wrapping, ``error:``/``cause:`` prefixes) are removed.
-    """
-    text = _ANSI.sub("", output)
-    blocks: list[tuple[str, list[str]]] = []  # (kind, wrapped lines)
-    fresh = True
-    for raw in text.splitlines():
-        decoration = _DECORATION.match(raw)
-        mark = decoration.group().strip() if decoration else ""
-        line = raw[decoration.end() if decoration else 0 :].strip()
-        if not line:
-            fresh = True
-            continue
-        prefix = _PREFIX.match(line)
-        if fresh or mark or prefix or line.startswith("Because"):
-            # Plain reports say "error:"/"cause:"; terminal reports draw "×" and "╰─▶" instead.
-            kind = prefix.group(1).lower() if prefix else {"×": "error"}.get(mark, "cause")
-            blocks.append((kind if prefix or mark else "", []))
-            fresh = False
-        blocks[-1][1].append(line[prefix.end() :] if prefix else line)
-    joined = [(kind, " ".join(lines)) for kind, lines in blocks]
-    because = [t for _, t in joined if t.lower().startswith(("because", "and because"))]
-    errors = [t for kind, t in joined if kind == "error"]
-    causes = [t for kind, t in joined if kind == "cause"]
-    if because:
-        summary = " ".join(because)
-    elif errors:
-        summary = errors[0].rstrip(":") + (f": {causes[-1]}" if causes else "")
-    else:
-        summary = joined[-1][1] if joined else "uv failed without a message"
-    for pattern, plain in _PLAIN:
-        summary = pattern.sub(plain, summary)
-    if "building from source is disabled" in " ".join(text.split()):
-        summary += " (driftmatrix installs wheels only; it never builds from source)"
-    return summary[:600]
-
-
-_CONCLUSION = r", we can conclude that your requirements are unsatisfiable\."
-#: uv's two most common verdicts, said in the words a user reading a report needs.
-_PLAIN = (
-    (
-        re.compile(r"Because there is no version of (\S+) and you require \1" + _CONCLUSION),
-        r"\1 does not exist on the package index.",
-    ),
-    (
-        re.compile(r"Because (\S+) has no usable wheels and you require \1" + _CONCLUSION),
-        r"\1 has no wheel for this Python and platform.",
-    ),
-)
 
 
 def write_json(path: Path, doc: Mapping[str, Any]) -> None:
@@ -365,18 +270,3 @@ def _complete(path: Path, key: str) -> bool:
         and marker.get("schema") == SCHEMA
         and (path / "bin" / "python").exists()
     )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if needed; never deleted, to avoid races).
-
-    flock rather than lockf/fcntl locks: flock belongs to the open file description, so two
-    threads of one process (each opening the file) exclude each other too, not just processes.
-    """
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -25,8 +25,9 @@ import sys
 from pathlib import Path
 
 from driftmatrix.backends.venv import VenvBackend
-from driftmatrix.cells import Cell, Limits, make_id
+from driftmatrix.cells import Cell, make_id
 from driftmatrix.cli import cache_dir
+from driftmatrix.limits import Limits
 
 HERE = Path(__file__).resolve().parent
 PRODUCE = HERE / "produce.py"
