@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from driftmatrix.backends.commands import run_captured
 from driftmatrix.backends.uv import UV_ENV
 from driftmatrix.errors import BuildError, InfraError
 
@@ -130,9 +131,8 @@ def _pyenv_root() -> Path:
         return Path(root)
     if pyenv := shutil.which("pyenv"):
         try:
-            out = subprocess.run(
-                [pyenv, "root"], capture_output=True, text=True, timeout=_PROBE_TIMEOUT, check=True
-            ).stdout.strip()
+            found = run_captured([pyenv, "root"], timeout=_PROBE_TIMEOUT)
+            out = found.stdout.strip() if found.returncode == 0 else ""
         except (OSError, subprocess.SubprocessError):
             out = ""
         if out:
@@ -159,12 +159,8 @@ def _uv_candidates(request: str, looked: list[str]) -> list[str]:
     except InfraError:
         return []
     try:
-        result = subprocess.run(
-            [uv, "python", "find", request],
-            capture_output=True,
-            text=True,
-            timeout=_PROBE_TIMEOUT,
-            env={**os.environ, **UV_ENV},
+        result = run_captured(
+            [uv, "python", "find", request], timeout=_PROBE_TIMEOUT, env={**os.environ, **UV_ENV}
         )
     except (OSError, subprocess.SubprocessError):
         return []
@@ -178,13 +174,7 @@ def _verify(candidate: str, source: str) -> Interpreter | None:
         return _verified[candidate]
     interp: Interpreter | None = None
     try:
-        result = subprocess.run(
-            [candidate, "-I", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=_PROBE_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        result = run_captured([candidate, "-I", "-c", _PROBE], timeout=_PROBE_TIMEOUT)
         if result.returncode == 0:
             info = json.loads(result.stdout)
             # A virtual environment (e.g. a pyenv-virtualenv) is not a base interpreter, and
