@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from driftmatrix import __version__
-from driftmatrix.errors import EXIT_INFRA, DriftmatrixError, UsageError
+from driftmatrix.errors import EXIT_INFRA, BuildError, DriftmatrixError, UsageError
 from driftmatrix.results import CellResult
 
 EXIT_INTERRUPTED = 130
@@ -137,7 +137,9 @@ def _run(args: argparse.Namespace) -> int:
         backend=args.backend,
     )
     names = {options.backend or cell.backend for cell in spec.cells}
-    backends, notes = resolve_backends(names, cache_dir=cache_dir(), no_cache=args.no_cache)
+    backends, notes = resolve_backends(
+        names, cache_dir=cache_dir(), no_cache=args.no_cache, docker=spec.docker
+    )
     for note in notes:
         print(f"driftmatrix: {note}", file=sys.stderr)
     runner = Runner(spec, options, backends, cache_dir(), progress=_progress)
@@ -189,11 +191,15 @@ def _list(args: argparse.Namespace) -> int:
 def _docker_setup(args: argparse.Namespace) -> int:
     from driftmatrix.backends import docker_engine
     from driftmatrix.backends.docker_images import Images
+    from driftmatrix.dockerspec import DockerSpec
     from driftmatrix.spec import load_matrix
 
     pythons = list(args.python)
+    docker = DockerSpec()
     if args.matrix is not None:
-        pythons += [cell.python for cell in load_matrix(args.matrix).cells]
+        spec = load_matrix(args.matrix)
+        pythons += [cell.python for cell in spec.cells]
+        docker = spec.docker
     if not pythons:
         raise UsageError("docker setup: name a matrix file or at least one --python X.Y")
 
@@ -201,9 +207,27 @@ def _docker_setup(args: argparse.Namespace) -> int:
         print(f"driftmatrix: {line}", file=sys.stderr, flush=True)
 
     client = docker_engine.ensure_engine(log, cache_dir=cache_dir())
-    for image in Images(client, cache_dir()).setup(sorted(set(pythons)), log):
-        print(image)
-    return 0
+    images = Images(
+        client,
+        cache_dir(),
+        python_source=docker.source,
+        python_images=dict(docker.images),
+    )
+    failed, printed = 0, set()
+    for python in sorted(set(pythons)):
+        # One version that cannot be set up (a mapped image that is missing) must not keep
+        # the others from being ready; each failure is one line, and the exit says so.
+        try:
+            tags = images.setup([python], log)
+        except BuildError as exc:
+            print(f"driftmatrix: error: {exc}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
+        for tag in tags:
+            if tag not in printed:
+                print(tag)
+                printed.add(tag)
+    return EXIT_INFRA if failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:

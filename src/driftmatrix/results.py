@@ -45,6 +45,10 @@ class CellResult:
         python: Python version requested in the matrix.
         packages: Requested pins.
         installed: Every distribution installed in the cell, transitive ones included.
+        environment: Where the cell ran: ``location`` (venv directory or image tag), ``base``
+            (host interpreter, or Python image and its source), ``python`` (version,
+            implementation, executable, as the cell itself reported them). Empty when the
+            environment could not be built.
         limits: ``{memory, cpus, timeout, enforced}``; ``enforced`` maps each limit to the
             mechanism that enforced it, or None when it was not enforced.
         verdict: The single verdict.
@@ -69,6 +73,7 @@ class CellResult:
     verdict: Verdict
     flags: tuple[Flag, ...] = ()
     probes: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, Any] = field(default_factory=dict)
     comparison: Mapping[str, Any] | None = None
     error: ErrorInfo | None = None
     outputs: Mapping[str, Any] | None = None
@@ -89,6 +94,7 @@ class CellResult:
             "python": self.python,
             "packages": dict(self.packages),
             "installed": dict(self.installed),
+            "environment": dict(self.environment),
             "limits": dict(self.limits),
             "verdict": self.verdict.value,
             "flags": [flag.value for flag in self.flags],
@@ -112,6 +118,7 @@ class CellResult:
             python=str(doc["python"]),
             packages=dict(doc["packages"]),
             installed=dict(doc.get("installed") or {}),
+            environment=dict(doc.get("environment") or {}),
             limits=dict(doc["limits"]),
             verdict=Verdict.parse(doc["verdict"]),
             flags=tuple(Flag.parse(f) for f in doc.get("flags") or ()),

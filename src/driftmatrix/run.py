@@ -110,7 +110,14 @@ def check_supported(spec: MatrixSpec) -> None:
 
 
 def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: _Inputs) -> str:
-    """Everything a cell's result depends on; ``--resume`` reuses a result only when it matches."""
+    """Everything a cell's result depends on; ``--resume`` reuses a result only when it matches.
+
+    Args:
+        spec: The matrix.
+        cell: The cell.
+        backend: The backend it runs on, ``auto`` resolved.
+        inputs: Hashes of the artifact, golden set and runner.
+    """
     doc = {
         "cell": cell.fingerprint(),
         "backend": backend,
@@ -120,6 +127,9 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: _Inputs
         "target": spec.artifact.target,
         "runner": inputs.runner_hash,
     }
+    if backend == "docker":
+        # The image its Python comes from: another image is another environment.
+        doc["image"] = spec.docker.identity(cell.python)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -245,7 +255,8 @@ class Runner:
     def _cell(self, cell: Cell, inputs: _Inputs) -> CellResult:
         """Provision and run one cell; every failure becomes that cell's verdict."""
         backend_name = self.backend_name(cell)
-        fingerprint = cell_fingerprint(self.spec, cell, backend_name, inputs)
+        resolved = self.backends[backend_name].name if backend_name in self.backends else ""
+        fingerprint = cell_fingerprint(self.spec, cell, resolved or backend_name, inputs)
         if self.options.resume:
             previous = _reusable(self.options.out_dir, cell.id, fingerprint)
             if previous is not None:
@@ -253,10 +264,12 @@ class Runner:
         started = time.monotonic()
         facts: dict[str, Any] = {"requested": cell.limits.to_json()}
         execution: Execution | None = None
+        environment: dict[str, Any] = {}
         try:
             backend = self.backends[backend_name]
             backend_name = backend.name  # "auto" is recorded as what it resolved to
             env = backend.provision(cell)
+            environment = {"location": env.location, "base": env.base}
             work = self.options.out_dir / "work" / cell.id
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
@@ -291,6 +304,7 @@ class Runner:
             python=cell.python,
             packages=cell.pins,
             installed=dict(doc.get("installed") or {}),
+            environment=_environment(environment, doc),
             limits={
                 **cell.limits.to_json(),
                 "enforced": dict(execution.enforced) if execution else {},
@@ -305,6 +319,12 @@ class Runner:
         )
         write_cell(self.options.out_dir, result)
         return result
+
+
+def _environment(provisioned: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a cell ran, with the interpreter as the cell itself reported it."""
+    python = doc.get("python")
+    return {**provisioned, **({"python": dict(python)} if isinstance(python, dict) else {})}
 
 
 def _reusable(out_dir: Path, cell_id: str, fingerprint: str) -> CellResult | None:

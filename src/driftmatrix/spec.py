@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand
+from driftmatrix.dockerspec import DockerSpec, parse_docker
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
 from driftmatrix.specparse import Reader, did_you_mean
 
@@ -40,7 +41,17 @@ FORMATS: tuple[Format, ...] = ("joblib", "pickle", "skops", "onnx")
 #: Globals a pickle/skops artifact may reference unless ``[artifact] trusted`` says otherwise.
 DEFAULT_TRUSTED = ("sklearn.*", "numpy.*", "scipy.*", "joblib.*")
 
-_TOP_KEYS = ("name", "artifact", "defaults", "axes", "exclude", "include", "reference", "compare")
+_TOP_KEYS = (
+    "name",
+    "artifact",
+    "defaults",
+    "axes",
+    "exclude",
+    "include",
+    "reference",
+    "compare",
+    "docker",
+)
 _ARTIFACT_KEYS = ("mode", "path", "format", "recipe", "golden", "target", "trusted", "sha256")
 _DEFAULTS_KEYS = ("python", "backend", "packages", "limits")
 _COMPARE_KEYS = ("labels", "scores", "latency_ratio", "memory_ratio", "fail_on")
@@ -116,6 +127,7 @@ class MatrixSpec:
         cells: Every cell, in matrix order.
         reference: Id of the reference cell.
         compare: ``[compare]``.
+        docker: ``[docker]``: the Python images of docker cells.
     """
 
     name: str
@@ -125,6 +137,7 @@ class MatrixSpec:
     cells: tuple[Cell, ...]
     reference: str
     compare: CompareSpec = field(default_factory=CompareSpec)
+    docker: DockerSpec = field(default_factory=DockerSpec)
 
     @property
     def reference_cell(self) -> Cell:
@@ -186,6 +199,7 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
         cells=cells,
         reference=_reference(read, doc.get("reference"), cells),
         compare=compare,
+        docker=parse_docker(read, doc.get("docker", {}), [cell.python for cell in cells]),
     )
 
 

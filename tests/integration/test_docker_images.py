@@ -21,8 +21,8 @@ from realparts import missing
 
 from driftmatrix.backends import docker_engine
 from driftmatrix.backends.docker_images import CellImage, Images
+from driftmatrix.backends.docker_python import wheel_platform
 from driftmatrix.backends.docker_rootfs import PACKAGES, base_tag
-from driftmatrix.backends.docker_wheels import wheel_platform
 from driftmatrix.backends.interpreters import find_interpreter
 from driftmatrix.cells import Cell, make_id
 from driftmatrix.errors import BuildError, InfraError
@@ -231,7 +231,7 @@ def test_the_python_source_is_chosen_explicitly_and_reported(client: Any) -> Non
     lines: list[str] = []
     images = Images(client, CACHE, python_source="auto")
     tags = images.setup(["3.11"], lines.append)
-    pulled = images.registry_python_image("3.11")  # tried once: the answer is remembered
+    pulled = images.choice.registry_image("3.11")  # tried once: the answer is remembered
     if pulled is None:  # no registry (as where driftmatrix is developed): local, and why
         assert tags == [base_tag(), images.python_image(find_interpreter("3.11"))]
         assert any("could not be pulled" in line and "local image" in line for line in lines)
@@ -240,7 +240,7 @@ def test_the_python_source_is_chosen_explicitly_and_reported(client: Any) -> Non
     else:
         assert tags == ["python:3.11-slim"]
         assert any("registry image python:3.11-slim" in line for line in lines)
-    assert images.notes == [line for line in lines if line.startswith("Python 3.11:")]
+    assert images.choice.notes == [line for line in lines if line.startswith("Python 3.11:")]
 
 
 def test_no_daemon_is_a_one_line_infra_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from driftmatrix.dockerspec import DockerSpec
 from driftmatrix.errors import MatrixError
 from driftmatrix.limits import Limits
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
@@ -378,6 +379,67 @@ def test_reference_id_and_keys_must_agree(write: Write) -> None:
     with pytest.raises(MatrixError, match="reference: no cell matches all of its keys"):
         reference = '[reference]\nid = "py3.10-numpy1.26.4-mem512m"\npython = "3.12"\n'
         load_matrix(write(AXES + reference))
+
+
+# -- [docker] ------------------------------------------------------------------------------
+
+DOCKER_CELLS = """
+[defaults]
+backend = "docker"
+packages = { numpy = "1.26.4" }
+[axes]
+python = ["3.10", "3.11"]
+"""
+
+
+def test_docker_table_maps_python_versions_to_images(write: Write) -> None:
+    digest = "sha256:" + "ab" * 32
+    spec = load_matrix(
+        write(
+            DOCKER_CELLS
+            + "[docker]\n"
+            + 'source = "local"\n'
+            + "[docker.images]\n"
+            + '"3.11" = "registry.corp:5000/ml/python:3.11-prod"\n'
+            + f'"3.10" = "py@{digest}"\n'
+        )
+    )
+    assert spec.docker == DockerSpec(
+        images=(("3.10", f"py@{digest}"), ("3.11", "registry.corp:5000/ml/python:3.11-prod")),
+        source="local",
+    )
+    assert spec.docker.image_for("3.11") == "registry.corp:5000/ml/python:3.11-prod"
+    assert spec.docker.identity("3.10") == f"image:py@{digest}"
+    assert spec.docker.to_json()["source"] == "local"
+
+
+def test_without_a_docker_table_every_python_comes_from_the_source_auto(write: Write) -> None:
+    spec = load_matrix(write(DOCKER_CELLS))
+    assert spec.docker == DockerSpec()
+    assert spec.docker.image_for("3.10") is None
+    assert spec.docker.identity("3.10") == "source:auto"
+
+
+def test_the_mapped_image_is_part_of_a_docker_cell_fingerprint(
+    write: Write, tmp_path: Path
+) -> None:
+    from driftmatrix.run import _Inputs, cell_fingerprint
+
+    inputs = _Inputs(tmp_path, "runner", "artifact", "golden")
+    plain = load_matrix(write(DOCKER_CELLS))
+    mapped = load_matrix(write(DOCKER_CELLS + '[docker]\nimages = { "3.10" = "corp/py:3.10" }\n'))
+    cell = plain.cells[0]
+    assert cell.python == "3.10" and mapped.cells[0] == cell
+
+    def prints(backend: str) -> set[str]:
+        return {cell_fingerprint(spec, cell, backend, inputs) for spec in (plain, mapped)}
+
+    assert len(prints("docker")) == 2  # --resume must not reuse a result of the other image
+    assert len(prints("venv")) == 1  # a venv cell does not depend on [docker]
+    other = mapped.cells[1]  # 3.11: not mapped, so the mapping of 3.10 does not concern it
+    assert cell_fingerprint(plain, other, "docker", inputs) == cell_fingerprint(
+        mapped, other, "docker", inputs
+    )
 
 
 # -- robustness ----------------------------------------------------------------------------

@@ -22,6 +22,12 @@ __all__ = [
     "resolve_backends",
 ]
 
+
+def _venv(*, docker: object = None, **options: Any) -> Backend:
+    # ``docker`` (the matrix's [docker] table) is the docker backend's alone.
+    return VenvBackend(**options)
+
+
 def _docker(**options: Any) -> Backend:
     # Imported on demand: the Docker SDK is only loaded when a cell asks for docker.
     from driftmatrix.backends.docker import DockerBackend
@@ -29,9 +35,10 @@ def _docker(**options: Any) -> Backend:
     return DockerBackend(**options)
 
 
-#: Backend name → factory taking the backend's keyword options.
+#: Backend name → factory taking the keyword options (``cache_dir``, ``no_cache``, ``docker``);
+#: each uses the ones that concern it.
 BACKENDS: dict[str, Callable[..., Backend]] = {
-    "venv": VenvBackend,
+    "venv": _venv,
     "docker": _docker,
 }
 
@@ -53,7 +60,8 @@ def get_backend(name: str, **options: Any) -> Backend:
 def resolve_backends(names: Iterable[str], **options: Any) -> tuple[dict[str, Backend], list[str]]:
     """Create one backend per name the cells use, resolving ``auto``.
 
-    Every factory receives the same keyword ``options`` (``cache_dir``, ``no_cache``). A name and
+    Every factory receives the same keyword ``options`` (``cache_dir``, ``no_cache``, and
+    ``docker``, the matrix's :class:`~driftmatrix.dockerspec.DockerSpec`). A name and
     ``auto`` resolving to it share one instance, so they share its environment cache.
 
     Returns:

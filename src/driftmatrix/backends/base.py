@@ -29,6 +29,8 @@ class Environment:
         location: Where it lives (a directory for venv, an image tag for docker).
         reused: True when it came from the cache rather than being built now.
         build_seconds: Time spent building (0 when reused).
+        base: What it was built on: the host interpreter (venv) or the Python image (docker),
+            so a report can say which Python really ran.
     """
 
     backend: str
@@ -38,6 +40,7 @@ class Environment:
     location: str
     reused: bool = False
     build_seconds: float = 0.0
+    base: str = ""
 
 
 @dataclass(frozen=True)

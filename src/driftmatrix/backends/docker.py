@@ -20,6 +20,7 @@ from driftmatrix.backends.base import Environment, Execution, Invocation
 from driftmatrix.backends.docker_images import Images
 from driftmatrix.backends.docker_run import CELL_LABEL, RUN_LABEL, remove_containers, run_container
 from driftmatrix.cells import Cell
+from driftmatrix.dockerspec import DockerSpec
 from driftmatrix.errors import InfraError
 
 
@@ -29,13 +30,17 @@ class DockerBackend:
     Args:
         cache_dir: Where build contexts and logs are kept.
         no_cache: Rebuild cell images instead of reusing them by tag.
+        docker: The matrix's ``[docker]`` table: which image each Python version starts from.
     """
 
     name = "docker"
 
-    def __init__(self, cache_dir: Path, no_cache: bool = False) -> None:
+    def __init__(
+        self, cache_dir: Path, no_cache: bool = False, docker: DockerSpec | None = None
+    ) -> None:
         self.cache_dir = cache_dir
         self.no_cache = no_cache
+        self.docker = docker or DockerSpec()
         self._lock = threading.Lock()
         self._client: Any = None
         self._images: Images | None = None
@@ -54,7 +59,12 @@ class DockerBackend:
             if self._client is None or self._images is None:
                 self._client = docker_engine.connect()
                 self._images = Images(
-                    self._client, self.cache_dir, no_cache=self.no_cache, log=self._log
+                    self._client,
+                    self.cache_dir,
+                    no_cache=self.no_cache,
+                    python_source=self.docker.source,
+                    python_images=dict(self.docker.images),
+                    log=self._log,
                 )
             return self._client, self._images
 
@@ -70,6 +80,7 @@ class DockerBackend:
             location=image.tag,
             reused=image.reused,
             build_seconds=image.build_seconds,
+            base=f"{image.python_image} ({image.python_source})",
         )
 
     def run(self, env: Environment, invocation: Invocation) -> Execution:

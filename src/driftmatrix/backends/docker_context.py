@@ -21,6 +21,7 @@ from docker.errors import BuildError as DockerBuildError
 from docker.errors import DockerException
 
 from driftmatrix.backends.docker_engine import one_line
+from driftmatrix.backends.docker_python import PythonImage
 from driftmatrix.errors import InfraError
 
 #: Where a cell's packages live inside its image.
@@ -153,31 +154,35 @@ def write_python_context(archive: Path, base: str, prefix: Path, major_minor: st
             tar.add(str(path), arcname=arcname, recursive=False, filter=normalize)
 
 
-def write_cell_context(
-    archive: Path, base: str, python: str, site: Path, site_packages: str
-) -> None:
-    """Write the build context of a cell image: ``site`` as :data:`SITE_DIR` on ``base``.
+def write_cell_context(archive: Path, python: PythonImage, site: Path) -> None:
+    """Write the build context of a cell image: ``site`` as :data:`SITE_DIR` on ``python``'s image.
 
     The RUN step compiles the packages' bytecode with the image's interpreter: the image is
     read-only when it runs, so without it every run would compile every module again (4 s and
-    20 MB more to import scikit-learn). Unchecked-hash pycs: the files can never change.
+    20 MB more to import scikit-learn). Unchecked-hash pycs: the files can never change. An
+    image whose standard library ships without bytecode (the official images) gets it compiled
+    too, as root (its own ``USER`` may not be allowed to write there).
     """
+    targets = [python.compile_stdlib, SITE_DIR] if python.compile_stdlib else [SITE_DIR]
     compile_script = (
-        "import compileall, py_compile; compileall.compile_dir("
-        f"{SITE_DIR!r}, quiet=2, workers=0, "
+        "import compileall, py_compile\n"
+        f"for path in {targets!r}:\n"
+        "    compileall.compile_dir(path, quiet=2, workers=0, "
         "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)"
     )
-    dockerfile = "\n".join(
-        [
-            f"FROM {base}",
-            f"COPY site {SITE_DIR}",
-            f"COPY {SITE_PTH_NAME} {site_packages}/{SITE_PTH_NAME}",
-            # Exit 0 whatever compileall says: a file it cannot compile (Python 2 syntax in
-            # some package's test data) is imported from source or never, as in a venv.
-            "RUN " + json.dumps([python, "-I", "-c", compile_script]),
-            "",
-        ]
-    )
+    # For local Python images (root, stdlib compiled) this does what SCHEMA 2 did: their cell
+    # keys stay valid. An image's own USER may not write where the RUN step writes.
+    lines = [
+        f"FROM {python.tag}",
+        "USER 0",
+        f"COPY site {SITE_DIR}",
+        f"COPY {SITE_PTH_NAME} {python.site_packages}/{SITE_PTH_NAME}",
+        # Exit 0 whatever compileall says: a file it cannot compile (Python 2 syntax in
+        # some package's test data) is imported from source or never, as in a venv.
+        "RUN " + json.dumps([python.python, "-I", "-c", compile_script]),
+        "",
+    ]
+    dockerfile = "\n".join(lines)
     with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
         add_bytes(tar, "Dockerfile", dockerfile.encode())
         add_bytes(tar, SITE_PTH_NAME, SITE_PTH.encode())

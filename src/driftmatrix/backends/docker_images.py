@@ -9,8 +9,9 @@ reusable image:
     The host's own interpreter (the one the venv backend uses, found by
     :func:`~driftmatrix.backends.interpreters.find_interpreter`) copied onto the base at its own
     path, so docker and venv cells run the very same CPython build and compare bit for bit.
-    Where a registry answers, ``python:X.Y-slim`` is used instead; which one a cell got is
-    always said (:attr:`Images.notes`, the ``log`` callback, :attr:`CellImage.python_source`).
+    Where a registry answers, ``python:X.Y-slim`` is used instead, and the matrix may name an
+    image per version (``[docker.images]``); which one a cell got is always said
+    (:mod:`~driftmatrix.backends.python_choice`, :attr:`CellImage.python_source`).
 ``driftmatrix/cell:<key16>``
     The cell's pins, resolved and downloaded on the host by uv (wheels only) and copied in:
     the build itself needs no network, and a container never reaches the package index.
@@ -30,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,20 +45,18 @@ from driftmatrix.backends.docker_context import (
     write_python_context,
 )
 from driftmatrix.backends.docker_engine import Log, one_line
-from driftmatrix.backends.docker_python import PythonImage, local_python, registry_python
+from driftmatrix.backends.docker_python import PythonImage, local_python
 from driftmatrix.backends.docker_rootfs import base_tag, build_base
-from driftmatrix.backends.docker_wheels import install_pins, wheel_platform
+from driftmatrix.backends.docker_wheels import install_pins
 from driftmatrix.backends.filelock import locked
-from driftmatrix.backends.interpreters import Interpreter, find_interpreter, find_uv
+from driftmatrix.backends.interpreters import Interpreter, find_uv
+from driftmatrix.backends.python_choice import PythonChoice
 from driftmatrix.cells import Cell
-from driftmatrix.errors import InfraError, UsageError
+from driftmatrix.errors import InfraError
 
 #: Bump when the recipe of cell images changes (docker_context.write_cell_context): every
 #: cell key changes with it.
 SCHEMA = 2  # 2: image label org.driftmatrix.image (containers inherit labels)
-#: Where a cell's Python comes from: ``auto`` tries the registry once per version and falls
-#: back to the host's interpreter; ``local`` never pulls; ``registry`` never falls back.
-PYTHON_SOURCES = ("auto", "local", "registry")
 LABEL = "org.driftmatrix"
 IMAGE_LABEL = "org.driftmatrix.image"
 _logger = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ class CellImage:
         build_seconds: Time spent building it now (0 when reused).
         key: The full content key (Python image, pins, platform).
         python_image: The image it was built from.
-        python_source: ``"local"`` or ``"registry"`` (see :class:`PythonImage`).
+        python_source: ``"local"``, ``"registry"`` or ``"matrix"`` (see :class:`PythonImage`).
         site: Where the pinned packages are inside the image (a site directory of ``python``:
             no PYTHONPATH is needed).
     """
@@ -104,7 +103,9 @@ class Images:
         no_cache: Rebuild cell images that existed before this object was made (ones it builds
             itself are shared by cells with the same pins). Base and Python images are not
             rebuilt: they are keyed by what goes into them.
-        python_source: One of :data:`PYTHON_SOURCES`.
+        python_source: Where versions without an entry in ``python_images`` get their
+            Python: one of :data:`~driftmatrix.backends.python_choice.PYTHON_SOURCES`.
+        python_images: Python version → image, from the matrix's ``[docker.images]``.
         log: Receives a line per choice and per image built; the standard logger when None.
     """
 
@@ -115,26 +116,17 @@ class Images:
         no_cache: bool = False,
         *,
         python_source: str = "auto",
+        python_images: Mapping[str, str] | None = None,
         log: Log | None = None,
     ) -> None:
-        if python_source not in PYTHON_SOURCES:
-            raise UsageError(
-                f"unknown Python source {python_source!r}; choose one of "
-                f"{', '.join(PYTHON_SOURCES)}"
-            )
         self.client = client
         self.cache_dir = Path(cache_dir).absolute()
         self.no_cache = no_cache
-        self.python_source = python_source
-        #: One line per Python version: which image its cells use, and why.
-        self.notes: list[str] = []
         self._log = log
+        #: Which Python image each version's cells are built on (its notes say why).
+        self.choice = PythonChoice(client, python_source, python_images, self._say)
         self._work = self.cache_dir / "docker"
         self._lock = threading.Lock()
-        self._pythons: dict[str, PythonImage] = {}
-        self._registry: dict[str, PythonImage | None] = {}
-        self._registry_failures: dict[str, str] = {}
-        self._request_locks: dict[str, threading.Lock] = {}
         self._fresh: set[str] = set()
         self._uv: str | None = None
 
@@ -155,28 +147,6 @@ class Images:
             build_base(self.client, tag, self._scratch_root(), self._say)
             self._say(f"built {tag} in {time.monotonic() - started:.0f} s")
         return tag
-
-    def registry_python_image(self, version: str) -> PythonImage | None:
-        """Pull ``python:<version>-slim`` (once per version); None when that is not possible.
-
-        Args:
-            version: ``"3.11"`` or ``"3.11.7"``.
-
-        Returns:
-            The pulled image, or None (the reason is kept for the note that reports the
-            fallback).
-        """
-        with self._request_lock(f"registry:{version}"):
-            if version in self._registry:
-                return self._registry[version]
-            found: PythonImage | None = None
-            try:
-                image = self.client.images.pull("python", f"{version}-slim")
-                found = registry_python(image, version)
-            except (DockerException, OSError, KeyError, TypeError) as exc:
-                self._registry_failures[version] = one_line(exc)[:200]
-            self._registry[version] = found
-            return found
 
     def python_image(self, interpreter: Interpreter) -> str:
         """Return the tag of the Python image made from a host interpreter, building it once.
@@ -203,9 +173,8 @@ class Images:
                 same words as the venv backend).
             InfraError: Docker, uv or the package index failed.
         """
-        python = self._python_for(cell.python)
-        wheels = wheel_platform()
-        key = _cell_key(python, cell, wheels)
+        python = self.choice.python_for(cell.python)
+        key = _cell_key(python, cell)
         tag = f"driftmatrix/cell:{key[:16]}"
         with self._file_lock(f"cell-{key[:16]}"):
             with self._lock:
@@ -219,10 +188,10 @@ class Images:
             try:
                 site = scratch / "site"
                 site.mkdir()
-                install_pins(self._uv_binary(), site, python, cell.packages, wheels)
+                install_pins(self._uv_binary(), site, python, cell.packages)
                 self._ensure_python(python)
                 archive = scratch / "context.tar"
-                write_cell_context(archive, python.tag, python.python, site, python.site_packages)
+                write_cell_context(archive, python, site)
                 shutil.rmtree(site)  # the tar has it; halve the disk this build holds
                 labels = {
                     IMAGE_LABEL: "1",
@@ -231,7 +200,7 @@ class Images:
                     f"{LABEL}.pins": json.dumps(dict(sorted(cell.packages))),
                     f"{LABEL}.python": python.version,
                     f"{LABEL}.python-image": python.tag,
-                    f"{LABEL}.platform": wheels,
+                    f"{LABEL}.platform": python.platform,
                 }
                 build_image(self.client, archive, tag, labels)
             finally:
@@ -259,7 +228,7 @@ class Images:
         try:
             tags: list[str] = []
             for request in pythons:
-                python = self._python_for(request)
+                python = self.choice.python_for(request)
                 self._ensure_python(python)
                 if python.source == "local" and base_tag() not in tags:
                     tags.insert(0, base_tag())
@@ -267,44 +236,6 @@ class Images:
             return tags
         finally:
             self._log = previous
-
-    # -- choosing the Python ------------------------------------------------------------------
-
-    def _python_for(self, request: str) -> PythonImage:
-        """The Python image for a cell's ``python`` (planned; built when a cell needs it)."""
-        with self._request_lock(f"python:{request}"):
-            if request in self._pythons:
-                return self._pythons[request]
-            chosen = None
-            if self.python_source != "local":
-                chosen = self.registry_python_image(request)
-            if chosen is not None:
-                note = (
-                    f"Python {request}: registry image {chosen.tag} (CPython {chosen.version}; "
-                    f"not the host's interpreter the venv backend uses)"
-                )
-            elif self.python_source == "registry":
-                raise InfraError(
-                    f"python:{request}-slim could not be pulled "
-                    f"({self._registry_failures.get(request, 'unknown reason')}); "
-                    f"python_source='local' builds them from the host's interpreters instead"
-                )
-            else:
-                chosen = local_python(find_interpreter(request))
-                why = (
-                    f"python:{request}-slim could not be pulled: {self._registry_failures[request]}"
-                    if request in self._registry_failures
-                    else "local images requested"
-                )
-                note = (
-                    f"Python {request}: local image {chosen.tag} from the host's "
-                    f"{chosen.python} ({why})"
-                )
-            self._pythons[request] = chosen
-        with self._lock:
-            self.notes.append(note)
-        self._say(note)
-        return chosen
 
     # -- building Python images -------------------------------------------------------------
 
@@ -404,17 +335,13 @@ class Images:
         with locked(locks / f"{name}.lock"):
             yield
 
-    def _request_lock(self, name: str) -> threading.Lock:
-        with self._lock:
-            return self._request_locks.setdefault(name, threading.Lock())
 
-
-def _cell_key(python: PythonImage, cell: Cell, wheels: str) -> str:
+def _cell_key(python: PythonImage, cell: Cell) -> str:
     """The content key of a cell image (limits are not part of it: they apply at run time)."""
     doc = {
         "schema": SCHEMA,
         "python_image": python.ref,
         "pins": sorted([name, version] for name, version in cell.packages),
-        "platform": wheels,
+        "platform": python.platform,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

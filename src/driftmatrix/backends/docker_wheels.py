@@ -7,31 +7,12 @@ interpreter and platform, and the image build only copies that directory in.
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 from driftmatrix.backends.docker_python import PythonImage
-from driftmatrix.backends.docker_rootfs import GLIBC
 from driftmatrix.backends.uv import run_uv
-from driftmatrix.errors import InfraError
 
 _UV_TIMEOUT = 1800.0
-_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
-
-
-def wheel_platform() -> str:
-    """The uv ``--python-platform`` of every image: this machine's arch, the base's glibc.
-
-    Why explicit: wheels are resolved on the host, whose glibc may be newer than the image's;
-    a wheel built for the host's glibc would install here and fail to load there.
-
-    Raises:
-        InfraError: the machine is neither x86_64 nor aarch64.
-    """
-    machine = platform.machine().lower()
-    if machine not in _ARCHES:
-        raise InfraError(f"docker images for {machine} machines are not supported; use venv")
-    return f"{_ARCHES[machine]}-manylinux_{GLIBC}"
 
 
 def install_pins(
@@ -39,9 +20,8 @@ def install_pins(
     site: Path,
     python: PythonImage,
     packages: tuple[tuple[str, str], ...],
-    wheels: str,
 ) -> None:
-    """Install ``packages`` (name, version) into ``site`` for ``python`` on ``wheels``.
+    """Install ``packages`` (name, version) into ``site`` for ``python`` and its platform.
 
     Args:
         uv: The uv binary.
@@ -49,7 +29,6 @@ def install_pins(
         python: The image's Python: its host interpreter is used when it has one (the same
             markers as the venv backend), else its version.
         packages: The cell's pins.
-        wheels: The platform, from :func:`wheel_platform`.
 
     Raises:
         BuildError: the pins cannot be installed: the same one-line summary as the venv
@@ -67,5 +46,5 @@ def install_pins(
     # Wheels only, as in the venv backend: an old release without a wheel for this Python
     # must fail in a second, not compile for twenty minutes.
     args = ["pip", "install", "--target", str(site), *target]
-    args += ["--python-platform", wheels, "--only-binary", ":all:", *pins]
+    args += ["--python-platform", python.platform, "--only-binary", ":all:", *pins]
     run_uv(uv, args, timeout=_UV_TIMEOUT, context=f"Python {python.version}")

@@ -172,6 +172,7 @@ class VenvBackend:
             location=str(path),
             reused=reused,
             build_seconds=seconds,
+            base=interpreter.executable,
         )
 
     def _build(self, target: Path, interpreter: Interpreter, cell: Cell) -> list[str]:
