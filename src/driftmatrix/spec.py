@@ -14,32 +14,38 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from driftmatrix.artifactspec import (
+    DEFAULT_TRUSTED,
+    FORMATS,
+    SUFFIX_FORMATS,
+    ArtifactSpec,
+    Format,
+    Mode,
+    parse_artifact,
+)
 from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand
 from driftmatrix.dockerspec import DockerSpec, parse_docker
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
 from driftmatrix.specparse import Reader, did_you_mean
 
+__all__ = [
+    "DEFAULT_TRUSTED",
+    "FORMATS",
+    "SUFFIX_FORMATS",
+    "ArtifactSpec",
+    "CompareSpec",
+    "Format",
+    "MatrixSpec",
+    "Mode",
+    "load_matrix",
+]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # remove once Python 3.10 leaves requires-python
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
-Mode = Literal["load", "train"]
-Format = Literal["joblib", "pickle", "skops", "onnx"]
-
-#: File suffix → artifact format, used when ``[artifact] format`` is not given.
-SUFFIX_FORMATS: dict[str, Format] = {
-    ".joblib": "joblib",
-    ".pkl": "pickle",
-    ".pickle": "pickle",
-    ".skops": "skops",
-    ".onnx": "onnx",
-}
-FORMATS: tuple[Format, ...] = ("joblib", "pickle", "skops", "onnx")
-#: Globals a pickle/skops artifact may reference unless ``[artifact] trusted`` says otherwise.
-DEFAULT_TRUSTED = ("sklearn.*", "numpy.*", "scipy.*", "joblib.*")
 
 _TOP_KEYS = (
     "name",
@@ -52,36 +58,9 @@ _TOP_KEYS = (
     "compare",
     "docker",
 )
-_ARTIFACT_KEYS = ("mode", "path", "format", "recipe", "golden", "target", "trusted", "sha256")
 _DEFAULTS_KEYS = ("python", "backend", "packages", "limits")
 _COMPARE_KEYS = ("labels", "scores", "latency_ratio", "memory_ratio", "fail_on")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-@dataclass(frozen=True)
-class ArtifactSpec:
-    """``[artifact]``: what every cell loads (or trains) and probes.
-
-    Attributes:
-        mode: ``"load"`` probes the file at ``path``; ``"train"`` runs ``recipe`` in every cell.
-        path: Absolute path of the artifact (required in load mode, optional in train mode).
-        format: ``joblib``, ``pickle``, ``skops`` or ``onnx``; from ``path``'s suffix unless
-            given (``joblib`` in train mode without a path).
-        recipe: ``"/abs/path/recipe.py:function"``, or None.
-        golden: Absolute path of the golden dataset.
-        target: Label column of the golden set, never fed to the model, or None.
-        trusted: Global-name patterns (``sklearn.*``) a pickle/skops file may reference.
-        sha256: The artifact's pinned sha256 (lowercase hex) when given; checked by the run.
-    """
-
-    mode: Mode
-    path: Path | None
-    format: Format
-    recipe: str | None
-    golden: Path
-    target: str | None = None
-    trusted: tuple[str, ...] = DEFAULT_TRUSTED
-    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +163,7 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._")[:100] or "matrix"
     if "artifact" not in doc:
         read.fail("artifact", "missing table", "add [artifact] with golden, and path or recipe")
-    artifact = _artifact(read, doc["artifact"], path.resolve().parent)
+    artifact = parse_artifact(read, doc["artifact"], path.resolve().parent)
     compare = _compare(read, doc.get("compare", {}))
     defaults = _defaults(read, doc.get("defaults", {}))
     axes = _axes(read, doc["axes"]) if "axes" in doc else ()
@@ -201,101 +180,6 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
         compare=compare,
         docker=parse_docker(read, doc.get("docker", {}), [cell.python for cell in cells]),
     )
-
-
-def _artifact(read: Reader, value: object, base: Path) -> ArtifactSpec:
-    table = read.table("artifact", value)
-    read.keys("artifact", table, _ARTIFACT_KEYS)
-    mode = table.get("mode", "load")
-    if mode not in ("load", "train"):
-        read.fail(
-            "artifact.mode",
-            f"unknown mode {mode!r}",
-            did_you_mean(str(mode), ("load", "train")) or "expected load or train",
-        )
-    if mode == "load" and "path" not in table:
-        read.fail(
-            "artifact.path",
-            "missing: load mode needs the artifact file",
-            'add path = "model.joblib", or set mode = "train" with a recipe',
-        )
-    path = read.file("artifact.path", table["path"], base, built=True) if "path" in table else None
-    recipe = None
-    if "recipe" in table:
-        text = read.string("artifact.recipe", table["recipe"], 'write "recipe.py:train"')
-        file, _, function = text.rpartition(":")
-        if not file or not function.isidentifier():
-            read.fail(
-                "artifact.recipe", f"not file.py:function: {text!r}", 'write "recipe.py:train"'
-            )
-        recipe = f"{read.file('artifact.recipe', file, base, '.py')}:{function}"
-    elif mode == "train":
-        read.fail(
-            "artifact.recipe",
-            "missing: train mode needs a recipe",
-            'add recipe = "recipe.py:train", a function that returns a fitted estimator',
-        )
-    if "golden" not in table:
-        read.fail(
-            "artifact.golden",
-            "missing: every matrix needs a golden dataset",
-            'add golden = "golden.csv"',
-        )
-    golden = read.file("artifact.golden", table["golden"], base, built=True)
-    target = read.string("artifact.target", table["target"]) if "target" in table else None
-    return ArtifactSpec(
-        mode=mode,
-        path=path,
-        format=_format(read, table.get("format"), path),
-        recipe=recipe,
-        golden=golden,
-        target=target,
-        trusted=read.patterns("artifact.trusted", table["trusted"])
-        if "trusted" in table
-        else DEFAULT_TRUSTED,
-        sha256=_sha256(read, table["sha256"], path) if "sha256" in table else None,
-    )
-
-
-def _format(read: Reader, value: object, path: Path | None) -> Format:
-    """The artifact format: as given, else from the file suffix, else joblib (train mode)."""
-    inferred = SUFFIX_FORMATS.get(path.suffix.lower()) if path else None
-    if value is None:
-        if path is not None and inferred is None:
-            read.fail(
-                "artifact.path",
-                f"cannot tell the format from {path.name!r}",
-                "set artifact.format to joblib, pickle, skops or onnx",
-            )
-        return inferred or "joblib"
-    text = read.string("artifact.format", value)
-    for known in FORMATS:
-        if text == known:
-            if inferred and inferred != known and path:
-                read.fail(
-                    "artifact.format",
-                    f"{text!r} contradicts the file {path.name!r}",
-                    f"the suffix says {inferred!r}; fix one of them",
-                )
-            return known
-    read.fail(
-        "artifact.format",
-        f"unknown format {text!r}",
-        did_you_mean(text, FORMATS) or "expected joblib, pickle, skops or onnx",
-    )
-
-
-def _sha256(read: Reader, value: object, path: Path | None) -> str:
-    text = read.string("artifact.sha256", value).lower()
-    if path is None:
-        read.fail("artifact.sha256", "pins the hash of no file", "set artifact.path too")
-    if not re.fullmatch(r"[0-9a-f]{64}", text):
-        read.fail(
-            "artifact.sha256",
-            "not a sha256: expected 64 hex digits",
-            f"sha256sum {path.name} prints it",
-        )
-    return text
 
 
 def _compare(read: Reader, value: object) -> CompareSpec:

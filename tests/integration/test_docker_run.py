@@ -434,16 +434,20 @@ def test_importing_scikit_learn_under_48m_is_oom_killed(
     # Measured here on the real cell image (cgroup v1, one BLAS thread, bytecode precompiled):
     # `import sklearn.ensemble` is OOM-killed at 64m and passes at 80m. 48m is well inside "too
     # small to import scikit-learn"; 256m is the control that proves the image itself works.
+    # The control runs first, and that matters: with the image's files not in the page cache,
+    # a container this small does not die, it thrashes (its file pages are evicted and read
+    # again, which counts as progress to the kernel) until its timeout, for minutes. Once the
+    # files are cached (charged to another cgroup), only its anonymous memory counts.
     code = "import sklearn.ensemble; result['sklearn'] = sklearn.__version__"
-    small = prepare(tmp_path / "small", code, Limits(memory=48 * MiB, cpus=1.0, timeout=60))
-    execution = run(client, small, labels, using=SKLEARN_IMAGE)
-    assert execution.oom_killed is True, execution.stderr_tail
-    assert execution.timed_out is False and small.result()["finished"] is False
-
     enough = prepare(tmp_path / "enough", code, Limits(memory=256 * MiB, cpus=1.0, timeout=60))
     execution = run(client, enough, labels, using=SKLEARN_IMAGE)
     assert execution.exit_code == 0 and execution.oom_killed is False, execution.stderr_tail
     assert enough.result()["sklearn"] == "1.5.2"
+
+    small = prepare(tmp_path / "small", code, Limits(memory=48 * MiB, cpus=1.0, timeout=60))
+    execution = run(client, small, labels, using=SKLEARN_IMAGE)
+    assert execution.oom_killed is True, execution.stderr_tail
+    assert execution.timed_out is False and small.result()["finished"] is False
 
 
 # --- cancellation and a daemon that is gone or refuses ----------------------------------------

@@ -18,7 +18,13 @@ from typing import Any
 from driftmatrix.backends import docker_engine
 from driftmatrix.backends.base import Environment, Execution, Invocation
 from driftmatrix.backends.docker_images import Images
-from driftmatrix.backends.docker_run import CELL_LABEL, RUN_LABEL, remove_containers, run_container
+from driftmatrix.backends.docker_run import (
+    CELL_LABEL,
+    RUN_LABEL,
+    remove_containers,
+    run_container,
+    sweep_containers,
+)
 from driftmatrix.cells import Cell
 from driftmatrix.dockerspec import DockerSpec
 from driftmatrix.errors import InfraError
@@ -58,6 +64,11 @@ class DockerBackend:
         with self._lock:
             if self._client is None or self._images is None:
                 self._client = docker_engine.connect()
+                # Containers of a harness killed with -9 run on unwatched: the next run ends them.
+                with contextlib.suppress(InfraError):
+                    swept = sweep_containers(self._client)
+                    if swept:
+                        self._log(f"removed {swept} container(s) left by a run that was killed")
                 self._images = Images(
                     self._client,
                     self.cache_dir,

@@ -26,6 +26,7 @@ from driftmatrix.backends.docker_engine import one_line
 from driftmatrix.backends.docker_profile import CONTAINER_USER
 from driftmatrix.backends.docker_rootfs import GLIBC, base_tag
 from driftmatrix.backends.interpreters import Interpreter
+from driftmatrix.backends.leftovers import OWNER_LABEL, owner
 from driftmatrix.errors import BuildError, InfraError
 
 #: Bump when the recipe of Python images changes (docker_context.PYTHON_SETUP, the file
@@ -227,7 +228,11 @@ def _run_probe(client: docker.DockerClient, image: str, name: str) -> dict[str, 
             read_only=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            labels={"org.driftmatrix": "1", "org.driftmatrix.probe": "python"},
+            labels={
+                "org.driftmatrix": "1",
+                "org.driftmatrix.probe": "python",
+                OWNER_LABEL: owner(),
+            },
         )
         try:
             try:

@@ -29,6 +29,7 @@ from docker import DockerClient
 
 from driftmatrix.backends.base import Execution, Invocation
 from driftmatrix.backends.docker_profile import container_options, prepare_host
+from driftmatrix.backends.leftovers import OWNER_LABEL, owner, owner_gone
 from driftmatrix.backends.supervise import TAIL_BYTES
 from driftmatrix.errors import InfraError
 from driftmatrix.failure import one_line
@@ -90,7 +91,7 @@ def run_container(
         python=python,
         invocation=invocation,
         plan=plan,
-        labels={CELL_LABEL: cell, **labels, LABEL: "1"},
+        labels={CELL_LABEL: cell, **labels, OWNER_LABEL: owner(), LABEL: "1"},
     )
     daemon = _Daemon(client, name, cell)
     try:
@@ -136,11 +137,20 @@ def run_container(
     )
 
 
-def remove_containers(client: DockerClient, labels: Mapping[str, str]) -> int:
+def remove_containers(
+    client: DockerClient,
+    labels: Mapping[str, str],
+    only: Callable[[Mapping[str, str]], bool] = lambda labels: True,
+) -> int:
     """Force-remove every driftmatrix container carrying all of ``labels``; return how many.
 
     Only containers labelled :data:`LABEL` are considered, whatever ``labels`` says. Running
     ones are killed: a container left by a killed run has no one enforcing its timeout.
+
+    Args:
+        client: A Docker client.
+        labels: Labels a container must carry.
+        only: Decides from a container's labels whether it goes (default: all of them).
 
     Raises:
         InfraError: the daemon is down or refused.
@@ -153,6 +163,8 @@ def remove_containers(client: DockerClient, labels: Mapping[str, str]) -> int:
     )
     removed = 0
     for container in found:
+        if not only(container.get("Labels") or {}):
+            continue
         ident = container["Id"]
         with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile: fine
             daemon.call(
@@ -162,6 +174,20 @@ def remove_containers(client: DockerClient, labels: Mapping[str, str]) -> int:
             )
             removed += 1
     return removed
+
+
+def sweep_containers(client: DockerClient) -> int:
+    """Remove the containers of harnesses that are gone (killed with -9); return how many.
+
+    Containers of live harnesses (another run in parallel on this machine) and of owners this
+    machine cannot judge (another boot id: maybe another host sharing the daemon) are left
+    alone.
+    """
+    return remove_containers(
+        client,
+        {},
+        only=lambda labels: owner_gone(labels.get(OWNER_LABEL, ""), earlier_boots=False),
+    )
 
 
 class _Daemon:

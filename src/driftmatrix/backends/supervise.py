@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from driftmatrix.backends.base import Execution
+from driftmatrix.backends.leftovers import LiveGroups
 from driftmatrix.backends.oslimits import Confinement
 from driftmatrix.errors import InfraError
 from driftmatrix.limits import Limits
@@ -57,6 +58,7 @@ def supervise(
     limits: Limits,
     cgroups: bool = True,
     cancel: threading.Event | None = None,
+    live: LiveGroups | None = None,
 ) -> Execution:
     """Run ``argv`` to completion under ``limits`` and describe how it ended.
 
@@ -67,6 +69,8 @@ def supervise(
         limits: Memory and cpus are applied by a :class:`Confinement`; ``timeout`` is wall-clock.
         cgroups: False skips cgroups (only the rlimit fallback then applies).
         cancel: Once set, the process group is killed and InfraError raised (Ctrl-C).
+        live: Where the process group is recorded while it runs, so that the next run can
+            kill it if this harness is killed first.
 
     Raises:
         InfraError: the process could not be started, or ``cancel`` was set.
@@ -92,7 +96,7 @@ def supervise(
             raise InfraError(f"could not start {argv[0]}: {exc}") from exc
         finally:
             os.close(status_write)
-        with proc:
+        with proc, live.holding(proc.pid) if live is not None else contextlib.nullcontext():
             try:
                 failure = _await_exec(status_read)
             finally:

@@ -26,6 +26,7 @@ from typing import Any
 from driftmatrix.backends.base import Environment, Execution, Invocation
 from driftmatrix.backends.filelock import locked
 from driftmatrix.backends.interpreters import Interpreter, find_interpreter, find_uv
+from driftmatrix.backends.leftovers import LiveGroups, sweep_groups
 from driftmatrix.backends.supervise import supervise
 from driftmatrix.backends.uv import run_uv
 from driftmatrix.cells import Cell
@@ -72,6 +73,17 @@ class VenvBackend:
         self._fresh: set[str] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._live: LiveGroups | None = None
+
+    def _live_groups(self) -> LiveGroups:
+        """This harness's record of running cells; made once, after killing what a harness
+        killed with -9 left running (its cells would otherwise run on past their deadline)."""
+        with self._lock:
+            if self._live is None:
+                directory = self.cache_dir / "live"
+                sweep_groups(directory)
+                self._live = LiveGroups(directory)
+            return self._live
 
     def provision(self, cell: Cell) -> Environment:
         """Build, or reuse from the cache, the environment for ``cell``.
@@ -83,6 +95,7 @@ class VenvBackend:
             BuildError: no interpreter for the cell's Python, or uv cannot install the pins.
             InfraError: uv is missing, or the package index is unreachable.
         """
+        self._live_groups()  # before anything of a new cell touches the disk
         interpreter = find_interpreter(cell.python)
         key = environment_key(interpreter, cell.packages)
         envs = self.cache_dir / "envs"
@@ -159,6 +172,7 @@ class VenvBackend:
             env=cell_environment(python.parent, work, invocation.limits),
             limits=invocation.limits,
             cancel=self._cancelled,
+            live=self._live_groups(),
         )
 
     def _environment(
