@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cell", action="append", default=[], metavar="ID", help="only this cell")
     run.add_argument("--no-cache", action="store_true", help="rebuild environments")
     run.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
+    run.add_argument(
+        "--trust-sha256",
+        action="append",
+        default=[],
+        metavar="HEX",
+        help="load this exact artifact (by sha256) even if it references untrusted globals",
+    )
 
     lst = sub.add_parser("list", help="show the cells a matrix expands to")
     lst.add_argument("matrix", type=Path)
@@ -128,6 +136,11 @@ def _run(args: argparse.Namespace) -> int:
     spec = load_matrix(args.matrix)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    for digest in args.trust_sha256:
+        if not re.fullmatch(r"[0-9A-Fa-f]{64}", digest):
+            raise UsageError(
+                f"--trust-sha256 {digest[:80]}: not a sha256 (64 hex digits; sha256sum prints it)"
+            )
     out = args.out or Path("out") / spec.name
     options = RunOptions(
         out_dir=out,
@@ -135,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         cell_ids=tuple(args.cell),
         resume=args.resume,
         backend=args.backend,
+        trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
     )
     names = {options.backend or cell.backend for cell in spec.cells}
     backends, notes = resolve_backends(

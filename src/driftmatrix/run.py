@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from driftmatrix.compare import compare
 from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
 from driftmatrix.outcome import Verdict
 from driftmatrix.results import CellResult, RunResults, cell_path, read_cell, write_cell
+from driftmatrix.screening import NOT_SCANNED, Screening, screen
 from driftmatrix.spec import MatrixSpec
 from driftmatrix.suggest import did_you_mean
 
@@ -44,6 +45,8 @@ class RunOptions:
         cell_ids: Run only these cells (and the reference, which every comparison needs).
         resume: Reuse finished cells whose inputs are unchanged.
         backend: Override every cell's backend (``--backend``), or None.
+        trusted_sha256: Artifact hashes trusted whatever globals they reference
+            (``--trust-sha256``), beside the matrix's ``artifact.trusted_sha256``.
     """
 
     out_dir: Path
@@ -51,6 +54,7 @@ class RunOptions:
     cell_ids: tuple[str, ...] = ()
     resume: bool = False
     backend: str | None = None
+    trusted_sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class _Inputs:
     runner_hash: str
     artifact_sha256: str
     golden_sha256: str
+    screening: Screening = NOT_SCANNED
 
 
 class Cancelled(Exception):
@@ -126,6 +131,8 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: _Inputs
         "golden": inputs.golden_sha256,
         "target": spec.artifact.target,
         "runner": inputs.runner_hash,
+        # A rejection depends on `trusted` and on trusted hashes, not only on the file.
+        "rejection": list(inputs.screening.rejection),
     }
     if backend == "docker":
         # The image its Python comes from: another image is another environment.
@@ -184,6 +191,7 @@ class Runner:
                 f"{self.spec.artifact.path} has sha256 {inputs.artifact_sha256}, not {expected}",
                 "the file changed or is corrupt; nothing was run",
             )
+        inputs = replace(inputs, screening=self._screen(inputs.artifact_sha256))
         by_id = {cell.id: cell for cell in self.spec.cells}
         todo = list(selected)
         if self.spec.reference not in {c.id for c in todo}:
@@ -221,7 +229,22 @@ class Runner:
             raise
         pool.shutdown()
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
-        return self.results(cells, inputs.artifact_sha256)
+        return self.results(cells, inputs.artifact_sha256, inputs.screening)
+
+    def _screen(self, artifact_sha256: str) -> Screening:
+        """Scan the artifact on the host before any cell may open it (nothing is loaded)."""
+        artifact = self.spec.artifact
+        if artifact.path is None:
+            return NOT_SCANNED
+        hashes = (*self.options.trusted_sha256, *filter(None, [artifact.trusted_sha256]))
+        return screen(
+            artifact.path,
+            artifact.format,
+            artifact_sha256,
+            artifact.trusted,
+            hashes,
+            self.cache_dir,
+        )
 
     def _settle(self, cell: CellResult, reference: CellResult, done: int, total: int) -> CellResult:
         """Compare a finished cell with the reference, write its file, report progress."""
@@ -231,7 +254,12 @@ class Runner:
             self.progress(result, done, total)
         return result
 
-    def results(self, cells: tuple[CellResult, ...], artifact_sha256: str) -> RunResults:
+    def results(
+        self,
+        cells: tuple[CellResult, ...],
+        artifact_sha256: str,
+        screening: Screening = NOT_SCANNED,
+    ) -> RunResults:
         """The run's results from its settled cells."""
         artifact = self.spec.artifact
         return RunResults(
@@ -245,7 +273,8 @@ class Runner:
                 "format": artifact.format,
                 "sha256": artifact_sha256,
                 "golden": str(artifact.golden),
-                "globals": [],
+                "globals": list(screening.globals),
+                "scan": screening.to_json(),
             },
             reference=self.spec.reference,
             cells=cells,
@@ -263,6 +292,10 @@ class Runner:
                 return previous
         started = time.monotonic()
         facts: dict[str, Any] = {"requested": cell.limits.to_json()}
+        if inputs.screening.rejection:
+            # Never opened by any cell: no environment is even built for it.
+            facts["rejected_globals"] = inputs.screening.rejection
+            return self._record(cell, resolved or backend_name, facts, {}, fingerprint, started)
         execution: Execution | None = None
         environment: dict[str, Any] = {}
         try:
@@ -296,6 +329,19 @@ class Runner:
         if self._cancelled.is_set():
             # Killed by us, not by its own doing: recording a verdict would be a lie.
             raise Cancelled(cell.id)
+        return self._record(cell, backend_name, facts, environment, fingerprint, started)
+
+    def _record(
+        self,
+        cell: Cell,
+        backend_name: str,
+        facts: Mapping[str, Any],
+        environment: Mapping[str, Any],
+        fingerprint: str,
+        started: float,
+    ) -> CellResult:
+        """Decide the cell's verdict from the facts gathered, write its file, return it."""
+        execution: Execution | None = facts.get("execution")
         decided, flags = verdict.decide(**facts)
         doc: Mapping[str, Any] = facts.get("result") or {}
         result = CellResult(

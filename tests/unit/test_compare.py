@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftmatrix.compare import (
@@ -355,6 +355,8 @@ def test_anything_compared_with_itself_is_identical(rows: list[list[float]]) -> 
     assert scores(rows, rows).identical
 
 
+# No deadline: its first example imports numpy, which can take longer than any per-example limit.
+@settings(deadline=None)
 @given(
     st.lists(st.tuples(finite, finite), min_size=1, max_size=30),
     st.sampled_from([0.0, 1e-9, 1e-3]),

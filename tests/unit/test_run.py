@@ -542,3 +542,55 @@ def test_a_matching_sha256_runs(tmp_path: Path) -> None:
 
     assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
     assert run.results.artifact["sha256"] == digest
+
+
+# --- the static scan: untrusted artifacts are never opened ----------------------------------------
+
+#: A protocol-0 pickle that calls os.system when loaded (hand-written opcodes; never loaded here).
+HOSTILE = b"cos\nsystem\n(S'echo pwned'\ntR."
+
+
+def _hostile_matrix(directory: Path, extra: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.joblib").write_bytes(HOSTILE)
+    return write_matrix(directory, (REF, "1.6.1"), extra=extra)
+
+
+def test_an_artifact_with_untrusted_globals_is_rejected_in_every_cell(tmp_path: Path) -> None:
+    run = run_matrix(_hostile_matrix(tmp_path / "m"), tmp_path / "out")
+
+    assert set(run.verdicts.values()) == {Verdict.REJECTED}
+    assert run.backend.provisioned == [] and run.backend.runs == []  # no cell ever opened it
+    assert run.results.artifact["globals"] == ["os:system"]
+    assert run.results.artifact["scan"]["rejected"] is True
+    error = run.cell(cell_id(REF)).error
+    assert error is not None and "os:system" in error.message and "never loaded" in error.message
+    assert (tmp_path / "out" / "cells" / f"{cell_id(REF)}.json").is_file()
+
+
+def test_a_file_trusted_by_its_sha256_is_run(tmp_path: Path) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(HOSTILE).hexdigest()
+    run = run_matrix(_hostile_matrix(tmp_path / "m"), tmp_path / "out", trusted_sha256=(digest,))
+    assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
+    assert run.results.artifact["scan"]["trusted_by_hash"] is True
+    assert run.results.artifact["globals"] == ["os:system"]  # still listed
+
+    in_matrix = _hostile_matrix(tmp_path / "m2", extra=f'trusted_sha256 = "{digest}"')
+    assert set(run_matrix(in_matrix, tmp_path / "out2").verdicts.values()) == {Verdict.IDENTICAL}
+    other = _hostile_matrix(tmp_path / "m3", extra=f'trusted_sha256 = "{"0" * 64}"')
+    assert set(run_matrix(other, tmp_path / "out3").verdicts.values()) == {Verdict.REJECTED}
+
+
+def test_a_rejection_is_not_resumed_once_the_file_is_trusted(tmp_path: Path) -> None:
+    import hashlib
+
+    matrix = _hostile_matrix(tmp_path / "m")
+    out = tmp_path / "out"
+    assert set(run_matrix(matrix, out).verdicts.values()) == {Verdict.REJECTED}
+    again = run_matrix(matrix, out, resume=True)
+    assert set(again.verdicts.values()) == {Verdict.REJECTED} and again.backend.runs == []
+    digest = hashlib.sha256(HOSTILE).hexdigest()
+    trusted = run_matrix(matrix, out, resume=True, trusted_sha256=(digest,))
+    assert set(trusted.verdicts.values()) == {Verdict.IDENTICAL}

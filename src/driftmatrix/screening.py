@@ -1,0 +1,143 @@
+"""Screening the artifact before any cell opens it: scan it statically, decide whether to trust it.
+
+Runs on the host, once per run, before any environment is built. Loading a pickle runs its
+code, so a file that references a global outside ``trusted`` is ``rejected`` in every cell and
+never opened by any of them; so is a file the scanner cannot decide about. The one way to run
+such a file anyway is to trust its exact bytes by sha256, from the matrix
+(``artifact.trusted_sha256``) or the command line (``--trust-sha256``), never from the file.
+
+Static scanning is triage: the sandbox of the docker backend is the control.
+Scans are cached by the file's sha256 and the scanner's version (a multi-GB joblib file is
+decompressed and walked once, not once per run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftmatrix.scan import SCANNER_VERSION, ScanResult, scan_file
+from driftmatrix.trust import untrusted
+
+#: Formats the host scans (skops and onnx files execute nothing when loaded the way cells
+#: load them; skops' own audit runs in the cell).
+SCANNED_FORMATS = ("joblib", "pickle")
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the scan found and what was decided.
+
+    Attributes:
+        scanned: False for formats the host does not scan (see :data:`SCANNED_FORMATS`).
+        globals: Every global the file references, ``module:qualname``.
+        untrusted: The globals outside ``trusted`` (or on the deny list).
+        complete: The scan reached the end of the data.
+        decidable: False when the scanner cannot know what a loader would run.
+        problem: One line: why the scan stopped early or could not decide ("" when neither).
+        trusted_by_hash: The file's sha256 was trusted explicitly.
+    """
+
+    scanned: bool
+    globals: tuple[str, ...] = ()
+    untrusted: tuple[str, ...] = ()
+    complete: bool = True
+    decidable: bool = True
+    problem: str = ""
+    trusted_by_hash: bool = False
+
+    @property
+    def rejection(self) -> tuple[str, ...]:
+        """Why no cell may open the file (names, or the scan's problem); empty when it may."""
+        if self.trusted_by_hash or not self.scanned:
+            return ()
+        if not self.decidable:
+            return (f"<unscannable: {self.problem or 'unknown reason'}>",)
+        return self.untrusted
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``artifact.scan`` object of results.json."""
+        return {
+            "scanned": self.scanned,
+            "complete": self.complete,
+            "decidable": self.decidable,
+            "problem": self.problem,
+            "untrusted": list(self.untrusted),
+            "trusted_by_hash": self.trusted_by_hash,
+            "rejected": bool(self.rejection),
+        }
+
+
+#: The screening of a run whose artifact is not scanned (train mode, or not yet screened).
+NOT_SCANNED = Screening(scanned=False)
+
+
+def screen(
+    path: Path,
+    fmt: str,
+    sha256: str,
+    trusted: Sequence[str],
+    trusted_sha256: Sequence[str],
+    cache_dir: Path,
+) -> Screening:
+    """Scan ``path`` (a ``fmt`` artifact whose bytes hash to ``sha256``) and decide.
+
+    Args:
+        path: The artifact.
+        fmt: Its format.
+        sha256: Its sha256, computed by the caller from the same bytes.
+        trusted: Global patterns from the matrix (``artifact.trusted``).
+        trusted_sha256: File hashes trusted whatever they reference.
+        cache_dir: driftmatrix's cache; scans are kept under ``scans/``.
+    """
+    if fmt not in SCANNED_FORMATS:
+        return NOT_SCANNED
+    result = _cached_scan(path, sha256, cache_dir)
+    return Screening(
+        scanned=True,
+        globals=result.globals,
+        untrusted=untrusted(result.globals, trusted),
+        complete=result.complete,
+        decidable=result.decidable,
+        problem=result.problem,
+        trusted_by_hash=sha256.lower() in {h.lower() for h in trusted_sha256},
+    )
+
+
+def _cached_scan(path: Path, sha256: str, cache_dir: Path) -> ScanResult:
+    entry = cache_dir / "scans" / f"{sha256}-v{SCANNER_VERSION}.json"
+    try:
+        doc = json.loads(entry.read_text(encoding="utf-8"))
+        return ScanResult(
+            globals=tuple(str(name) for name in doc["globals"]),
+            complete=bool(doc["complete"]),
+            decidable=bool(doc["decidable"]),
+            problem=str(doc["problem"]),
+            container=str(doc["container"]),
+            compression=str(doc["compression"]),
+            bytes_scanned=int(doc["bytes_scanned"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not cached yet, or a damaged entry: scan again
+    result = scan_file(path)
+    doc = {
+        "globals": list(result.globals),
+        "complete": result.complete,
+        "decidable": result.decidable,
+        "problem": result.problem,
+        "container": result.container,
+        "compression": result.compression,
+        "bytes_scanned": result.bytes_scanned,
+    }
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        temporary = entry.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(temporary, entry)
+    except OSError:
+        pass  # a read-only cache costs a rescan next time, nothing else
+    return result
