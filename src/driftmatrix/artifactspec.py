@@ -27,7 +27,9 @@ SUFFIX_FORMATS: dict[str, Format] = {
 }
 FORMATS: tuple[Format, ...] = ("joblib", "pickle", "skops", "onnx")
 #: Globals a pickle/skops artifact may reference unless ``[artifact] trusted`` says otherwise.
-DEFAULT_TRUSTED = ("sklearn.*", "numpy.*", "scipy.*", "joblib.*")
+#: ``_loss.*`` is scikit-learn's own: its Cython loss module registers under that top-level name
+#: (HistGradientBoosting models reference ``_loss:CyHalfBinomialLoss``).
+DEFAULT_TRUSTED = ("sklearn.*", "_loss.*", "numpy.*", "scipy.*", "joblib.*")
 
 _ARTIFACT_KEYS = (
     "mode",

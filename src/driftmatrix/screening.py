@@ -97,13 +97,19 @@ def screen(
     if fmt not in SCANNED_FORMATS:
         return NOT_SCANNED
     result = _cached_scan(path, sha256, cache_dir)
+    decidable, problem = result.decidable, result.problem
+    if fmt == "pickle" and result.container == "joblib":
+        # pickle.load would run a joblib file's raw array bytes as opcodes: what that executes
+        # is not what the scan of the joblib reading found (see driftmatrix.scan).
+        decidable = False
+        problem = 'a joblib file loaded as a plain pickle; set format = "joblib"'
     return Screening(
         scanned=True,
         globals=result.globals,
         untrusted=untrusted(result.globals, trusted),
         complete=result.complete,
-        decidable=result.decidable,
-        problem=result.problem,
+        decidable=decidable,
+        problem=problem,
         trusted_by_hash=sha256.lower() in {h.lower() for h in trusted_sha256},
     )
 
