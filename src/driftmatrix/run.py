@@ -9,7 +9,6 @@ finished cell is on disk before the next stage starts, so an interrupted run los
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -25,8 +24,8 @@ from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
 from driftmatrix.compare import compare
 from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
-from driftmatrix.outcome import Verdict
-from driftmatrix.results import CellResult, RunResults, cell_path, read_cell, write_cell
+from driftmatrix.results import CellResult, RunResults, write_cell
+from driftmatrix.resume import RunInputs, cell_fingerprint, reusable
 from driftmatrix.screening import NOT_SCANNED, Screening, screen
 from driftmatrix.spec import MatrixSpec
 from driftmatrix.suggest import did_you_mean
@@ -55,17 +54,6 @@ class RunOptions:
     resume: bool = False
     backend: str | None = None
     trusted_sha256: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """What every cell of this run shares: the staged runner and the input hashes."""
-
-    runner_dir: Path
-    runner_hash: str
-    artifact_sha256: str
-    golden_sha256: str
-    screening: Screening = NOT_SCANNED
 
 
 class Cancelled(Exception):
@@ -114,32 +102,6 @@ def check_supported(spec: MatrixSpec) -> None:
         )
 
 
-def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: _Inputs) -> str:
-    """Everything a cell's result depends on; ``--resume`` reuses a result only when it matches.
-
-    Args:
-        spec: The matrix.
-        cell: The cell.
-        backend: The backend it runs on, ``auto`` resolved.
-        inputs: Hashes of the artifact, golden set and runner.
-    """
-    doc = {
-        "cell": cell.fingerprint(),
-        "backend": backend,
-        "artifact": inputs.artifact_sha256,
-        "format": spec.artifact.format,
-        "golden": inputs.golden_sha256,
-        "target": spec.artifact.target,
-        "runner": inputs.runner_hash,
-        # A rejection depends on `trusted` and on trusted hashes, not only on the file.
-        "rejection": list(inputs.screening.rejection),
-    }
-    if backend == "docker":
-        # The image its Python comes from: another image is another environment.
-        doc["image"] = spec.docker.identity(cell.python)
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
 class Runner:
     """Runs a matrix with the given backends.
 
@@ -177,7 +139,7 @@ class Runner:
         out = self.options.out_dir
         out.mkdir(parents=True, exist_ok=True)
         runner_dir, runner_hash = runner.stage(self.cache_dir)
-        inputs = _Inputs(
+        inputs = RunInputs(
             runner_dir=runner_dir,
             runner_hash=runner_hash,
             artifact_sha256=sha256_file(self.spec.artifact.path) if self.spec.artifact.path else "",
@@ -281,13 +243,13 @@ class Runner:
             compare=self.spec.compare.to_json(),
         )
 
-    def _cell(self, cell: Cell, inputs: _Inputs) -> CellResult:
+    def _cell(self, cell: Cell, inputs: RunInputs) -> CellResult:
         """Provision and run one cell; every failure becomes that cell's verdict."""
         backend_name = self.backend_name(cell)
         resolved = self.backends[backend_name].name if backend_name in self.backends else ""
         fingerprint = cell_fingerprint(self.spec, cell, resolved or backend_name, inputs)
         if self.options.resume:
-            previous = _reusable(self.options.out_dir, cell.id, fingerprint)
+            previous = reusable(self.options.out_dir, cell.id, fingerprint)
             if previous is not None:
                 return previous
         started = time.monotonic()
@@ -371,18 +333,6 @@ def _environment(provisioned: Mapping[str, Any], doc: Mapping[str, Any]) -> dict
     """Where a cell ran, with the interpreter as the cell itself reported it."""
     python = doc.get("python")
     return {**provisioned, **({"python": dict(python)} if isinstance(python, dict) else {})}
-
-
-def _reusable(out_dir: Path, cell_id: str, fingerprint: str) -> CellResult | None:
-    """A previous result of this cell with the same inputs, unless it was an infra failure."""
-    path = cell_path(out_dir, cell_id)
-    try:
-        previous = read_cell(path)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if previous.fingerprint != fingerprint or previous.verdict is Verdict.INFRA_ERROR:
-        return None
-    return previous
 
 
 def compare_with_reference(

@@ -13,6 +13,7 @@ decompressed and walked once, not once per run).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -118,31 +119,14 @@ def _cached_scan(path: Path, sha256: str, cache_dir: Path) -> ScanResult:
     entry = cache_dir / "scans" / f"{sha256}-v{SCANNER_VERSION}.json"
     try:
         doc = json.loads(entry.read_text(encoding="utf-8"))
-        return ScanResult(
-            globals=tuple(str(name) for name in doc["globals"]),
-            complete=bool(doc["complete"]),
-            decidable=bool(doc["decidable"]),
-            problem=str(doc["problem"]),
-            container=str(doc["container"]),
-            compression=str(doc["compression"]),
-            bytes_scanned=int(doc["bytes_scanned"]),
-        )
+        return ScanResult(**{**doc, "globals": tuple(str(name) for name in doc["globals"])})
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not cached yet, or a damaged entry: scan again
     result = scan_file(path)
-    doc = {
-        "globals": list(result.globals),
-        "complete": result.complete,
-        "decidable": result.decidable,
-        "problem": result.problem,
-        "container": result.container,
-        "compression": result.compression,
-        "bytes_scanned": result.bytes_scanned,
-    }
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         temporary = entry.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(doc), encoding="utf-8")
+        temporary.write_text(json.dumps(dataclasses.asdict(result)), encoding="utf-8")
         os.replace(temporary, entry)
     except OSError:
         pass  # a read-only cache costs a rescan next time, nothing else

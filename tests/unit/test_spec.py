@@ -420,9 +420,9 @@ def test_without_a_docker_table_every_python_comes_from_the_source_auto(write: W
 def test_the_mapped_image_is_part_of_a_docker_cell_fingerprint(
     write: Write, tmp_path: Path
 ) -> None:
-    from driftmatrix.run import _Inputs, cell_fingerprint
+    from driftmatrix.resume import RunInputs, cell_fingerprint
 
-    inputs = _Inputs(tmp_path, "runner", "artifact", "golden")
+    inputs = RunInputs(tmp_path, "runner", "artifact", "golden")
     plain = load_matrix(write(DOCKER_CELLS))
     mapped = load_matrix(write(DOCKER_CELLS + '[docker]\nimages = { "3.10" = "corp/py:3.10" }\n'))
     cell = plain.cells[0]

@@ -1,0 +1,68 @@
+"""What ``--resume`` keys on: a fingerprint of everything a cell's result depends on.
+
+A finished cell's file is reused only when its fingerprint matches the one this run computes,
+so a changed artifact, golden set, pin, limit, probe code, Python image or trust decision makes
+the cell run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftmatrix.cells import Cell
+from driftmatrix.outcome import Verdict
+from driftmatrix.results import CellResult, cell_path, read_cell
+from driftmatrix.screening import NOT_SCANNED, Screening
+from driftmatrix.spec import MatrixSpec
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What every cell of this run shares: the staged runner and the input hashes."""
+
+    runner_dir: Path
+    runner_hash: str
+    artifact_sha256: str
+    golden_sha256: str
+    screening: Screening = NOT_SCANNED
+
+
+def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInputs) -> str:
+    """Everything a cell's result depends on; ``--resume`` reuses a result only when it matches.
+
+    Args:
+        spec: The matrix.
+        cell: The cell.
+        backend: The backend it runs on, ``auto`` resolved.
+        inputs: Hashes of the artifact, golden set and runner.
+    """
+    doc = {
+        "cell": cell.fingerprint(),
+        "backend": backend,
+        "artifact": inputs.artifact_sha256,
+        "format": spec.artifact.format,
+        "golden": inputs.golden_sha256,
+        "target": spec.artifact.target,
+        "runner": inputs.runner_hash,
+        # A rejection depends on `trusted` and on trusted hashes, not only on the file.
+        "rejection": list(inputs.screening.rejection),
+    }
+    if backend == "docker":
+        # The image its Python comes from: another image is another environment.
+        doc["image"] = spec.docker.identity(cell.python)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def reusable(out_dir: Path, cell_id: str, fingerprint: str) -> CellResult | None:
+    """A previous result of this cell with the same inputs, unless it was an infra failure."""
+    path = cell_path(out_dir, cell_id)
+    try:
+        previous = read_cell(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if previous.fingerprint != fingerprint or previous.verdict is Verdict.INFRA_ERROR:
+        return None
+    return previous
