@@ -11,7 +11,7 @@ from . import PROTOCOL
 
 RESULT_NAME = "result.json"
 #: Artifact formats this runner can load (docs/runner-protocol.md, ``artifact.format``).
-FORMATS = ("joblib", "pickle")
+FORMATS = ("joblib", "pickle", "skops")
 #: Probes that open the artifact or the golden set, and therefore need ``files``.
 _NEEDS_ARTIFACT = ("load",)
 _NEEDS_GOLDEN = ("predict",)
@@ -32,7 +32,9 @@ class Job:
         cell: The cell id, copied into the result.
         work: Absolute path of the only writable directory.
         artifact: Absolute path of the artifact, or None when no probe needs it.
-        artifact_format: ``joblib`` or ``pickle``.
+        artifact_format: ``joblib``, ``pickle`` or ``skops``.
+        trusted_types: For skops: the type names the host's screening trusts, passed to skops'
+            loader as its ``trusted`` list (nothing else is trusted beyond skops' defaults).
         golden: Absolute path of the golden CSV, or None when no probe needs it.
         target: Golden column never fed to the model (None when there is none).
         id_column: Golden column holding row ids (None when there is none).
@@ -56,6 +58,7 @@ class Job:
                     self.artifact_format, ", ".join(FORMATS)
                 )
             )
+        self.trusted_types = _str_list(artifact, "trusted_types", "artifact.trusted_types", [])
         self.artifact = _path(files, "files.artifact", needs_artifact)
         self.golden = _path(files, "files.golden", any(n in self.probes for n in _NEEDS_GOLDEN))
         self.target = _optional_str(golden, "target", "golden.target")
@@ -206,10 +209,10 @@ def _mapping(doc: dict, key: str) -> dict:
     return value
 
 
-def _str_list(doc: dict, key: str) -> list:
-    value = doc.get(key)
+def _str_list(doc: dict, key: str, label: str | None = None, default=None) -> list:
+    value = doc.get(key, default)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise JobError("{} must be a list of names".format(key))
+        raise JobError("{} must be a list of names".format(label or key))
     return list(value)
 
 

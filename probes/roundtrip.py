@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 
-from .load import dump_file, load_file
+from .load import dump_file, load_file, own_types
 from .predict import build_input, call_methods
 
 #: File name of the re-dumped estimator inside the work directory (kept for inspection).
@@ -30,7 +30,7 @@ def run(ctx, record: dict) -> None:
     record["file"] = os.path.basename(path)
     dump_file(ctx.estimator, path, job.artifact_format)
     record["bytes"] = os.path.getsize(path)
-    reloaded = load_file(path, job.artifact_format)
+    reloaded = load_file(path, job.artifact_format, own_types(path, job.artifact_format))
 
     before = ctx.predictions
     features, _kind, _note = build_input(reloaded, ctx.golden)

@@ -21,12 +21,17 @@ from driftmatrix.spec import MatrixSpec
 
 @dataclass(frozen=True)
 class RunInputs:
-    """What every cell of this run shares: the staged runner and the input hashes."""
+    """What every cell of this run shares: the staged runner, the frozen inputs, their hashes.
+
+    ``artifact_file`` and ``golden_file`` are the run's read-only copies (driftmatrix.snapshot).
+    """
 
     runner_dir: Path
     runner_hash: str
     artifact_sha256: str
     golden_sha256: str
+    artifact_file: Path | None = None
+    golden_file: Path = Path()
     screening: Screening = NOT_SCANNED
 
 
@@ -49,6 +54,8 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
         "runner": inputs.runner_hash,
         # A rejection depends on `trusted` and on trusted hashes, not only on the file.
         "rejection": list(inputs.screening.rejection),
+        # What a skops loader in the cell may construct.
+        "trusted_types": list(inputs.screening.trusted_types),
     }
     if backend == "docker":
         # The image its Python comes from: another image is another environment.

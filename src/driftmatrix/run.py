@@ -8,7 +8,6 @@ finished cell is on disk before the next stage starts, so an interrupted run los
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
@@ -19,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from driftmatrix import runner, verdict
+from driftmatrix import runner, snapshot, verdict
 from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
 from driftmatrix.compare import compare
@@ -60,15 +59,6 @@ class Cancelled(Exception):
     """A cell was stopped because the run was interrupted; it has no result."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (read in chunks; artifacts can be large)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def select_cells(spec: MatrixSpec, cell_ids: tuple[str, ...]) -> tuple[Cell, ...]:
     """The cells to run, in matrix order; unknown ids are a usage error with a suggestion."""
     if not cell_ids:
@@ -84,7 +74,7 @@ def select_cells(spec: MatrixSpec, cell_ids: tuple[str, ...]) -> tuple[Cell, ...
 
 
 #: What the in-cell runner can probe today.
-SUPPORTED_FORMATS = ("joblib", "pickle")
+SUPPORTED_FORMATS = ("joblib", "pickle", "skops")
 
 
 def check_supported(spec: MatrixSpec) -> None:
@@ -139,11 +129,14 @@ class Runner:
         out = self.options.out_dir
         out.mkdir(parents=True, exist_ok=True)
         runner_dir, runner_hash = runner.stage(self.cache_dir)
+        artifact, golden = self._snapshots()
         inputs = RunInputs(
             runner_dir=runner_dir,
             runner_hash=runner_hash,
-            artifact_sha256=sha256_file(self.spec.artifact.path) if self.spec.artifact.path else "",
-            golden_sha256=sha256_file(self.spec.artifact.golden),
+            artifact_sha256=artifact.sha256 if artifact else "",
+            golden_sha256=golden.sha256,
+            artifact_file=artifact.path if artifact else None,
+            golden_file=golden.path,
         )
         expected = self.spec.artifact.sha256
         if expected and inputs.artifact_sha256 != expected:
@@ -153,7 +146,7 @@ class Runner:
                 f"{self.spec.artifact.path} has sha256 {inputs.artifact_sha256}, not {expected}",
                 "the file changed or is corrupt; nothing was run",
             )
-        inputs = replace(inputs, screening=self._screen(inputs.artifact_sha256))
+        inputs = replace(inputs, screening=self._screen(inputs))
         by_id = {cell.id: cell for cell in self.spec.cells}
         todo = list(selected)
         if self.spec.reference not in {c.id for c in todo}:
@@ -193,16 +186,31 @@ class Runner:
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
         return self.results(cells, inputs.artifact_sha256, inputs.screening)
 
-    def _screen(self, artifact_sha256: str) -> Screening:
+    def _snapshots(self) -> tuple[snapshot.Snapshot | None, snapshot.Snapshot]:
+        """Freeze the artifact and the golden set: cells open these copies, never the originals.
+
+        Raises:
+            InfraError: An input could not be read or copied.
+        """
+        artifact = self.spec.artifact
+        out = self.options.out_dir
+        try:
+            frozen = snapshot.take(artifact.path, out, "artifact") if artifact.path else None
+            return frozen, snapshot.take(artifact.golden, out, "golden")
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise InfraError(f"cannot copy the run's inputs{where}: {exc.strerror or exc}") from exc
+
+    def _screen(self, inputs: RunInputs) -> Screening:
         """Scan the artifact on the host before any cell may open it (nothing is loaded)."""
         artifact = self.spec.artifact
-        if artifact.path is None:
+        if inputs.artifact_file is None:
             return NOT_SCANNED
         hashes = (*self.options.trusted_sha256, *filter(None, [artifact.trusted_sha256]))
         return screen(
-            artifact.path,
+            inputs.artifact_file,
             artifact.format,
-            artifact_sha256,
+            inputs.artifact_sha256,
             artifact.trusted,
             hashes,
             self.cache_dir,
@@ -270,12 +278,13 @@ class Runner:
             work.mkdir(parents=True)
             job = runner.build_job(
                 cell_id=cell.id,
-                artifact=self.spec.artifact.path,  # type: ignore[arg-type]
+                artifact=inputs.artifact_file,  # type: ignore[arg-type]
                 artifact_format=self.spec.artifact.format,
-                golden=self.spec.artifact.golden,
+                golden=inputs.golden_file,
                 target=self.spec.artifact.target,
                 packages=cell.pins,
                 work=work,
+                trusted_types=inputs.screening.trusted_types,
             )
             execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))
             facts["execution"] = execution

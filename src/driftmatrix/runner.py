@@ -24,6 +24,9 @@ RESULT_NAME = "result.json"
 #: A result of a golden set with tens of thousands of rows stays far below this; a runner that
 #: writes more is broken or hostile, and the host must not read it into memory.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
+#: Parsed JSON costs far more memory than its text when it is mostly empty containers ("[]," is
+#: three bytes, a list is 56); a real result has about one list per golden row.
+MAX_RESULT_CONTAINERS = 4_000_000
 
 #: Distribution name → import name, where they differ (the imports probe needs import names).
 _IMPORT_NAMES = {
@@ -109,14 +112,19 @@ def build_job(
     packages: Mapping[str, str],
     work: Path,
     probes: tuple[str, ...] = PROBES,
+    trusted_types: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The job document for one cell (host paths; the backend rewrites them)."""
+    """The job document for one cell (host paths; the backend rewrites them).
+
+    ``trusted_types``: for skops, the type names the screening trusted; the cell's skops loader
+    gets exactly these (beyond its own defaults).
+    """
     return {
         "protocol": PROTOCOL,
         "cell": cell_id,
         "files": {"artifact": str(artifact), "golden": str(golden)},
         "work": str(work),
-        "artifact": {"format": artifact_format},
+        "artifact": {"format": artifact_format, "trusted_types": list(trusted_types)},
         "golden": {"target": target, "id_column": "row_id", "tag_column": "tag"},
         "imports": {name: import_name(name) for name in packages},
         "probes": list(probes),
@@ -131,7 +139,8 @@ def read_result(work: Path) -> dict[str, Any]:
     """Read and check the runner's ``result.json`` from a cell's work directory.
 
     Raises:
-        ResultUnreadable: missing, a symlink, too large, not JSON, or not a protocol-1 result.
+        ResultUnreadable: missing, a symlink, too large, not JSON (or nested past Python's
+            recursion limit), or not a protocol-1 result.
     """
     path = work / RESULT_NAME
     try:
@@ -146,10 +155,16 @@ def read_result(work: Path) -> dict[str, Any]:
         data = handle.read(MAX_RESULT_BYTES + 1)
     if len(data) > MAX_RESULT_BYTES:
         raise ResultUnreadable(f"the result file is larger than {MAX_RESULT_BYTES} bytes")
+    if data.count(b"[") + data.count(b"{") > MAX_RESULT_CONTAINERS:
+        raise ResultUnreadable(
+            f"the result file has more than {MAX_RESULT_CONTAINERS} arrays/objects"
+        )
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ResultUnreadable(f"the result file is not JSON: {exc}") from None
+    except RecursionError:
+        raise ResultUnreadable("the result file nests too deeply to read") from None
     _check_result(doc)
     return doc  # type: ignore[no-any-return]
 

@@ -61,7 +61,7 @@ _PLAIN = Reading("pickle.load", "", nested_python=False, python_frames=False)
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What a static scan found in a pickle or joblib file.
+    """What a static scan found in a pickle, joblib or skops file (skops: driftmatrix.skops_scan).
 
     Attributes:
         globals: Every global referenced, as ``module:qualname`` (after the loader's own Python 2
@@ -70,12 +70,15 @@ class ScanResult:
         decidable: False when the scanner cannot know what a loader would run: reject the file.
         problem: "" or one line: why the scan stopped early or could not decide, or what
             follows the pickle.
-        container: ``joblib`` when joblib array payloads were seen, else ``pickle``. A
+        container: ``skops`` for a skops file; ``joblib`` when joblib array payloads were
+            seen, else ``pickle``. A
             ``joblib`` container must be loaded with ``joblib.load``: ``pickle.load`` would run
             its array bytes as opcodes, which the scan follows only as far as it can decide
             (``decidable`` does not cover that case), so reject it for a ``pickle`` cell.
-        compression: ``none``, ``zlib``, ``gzip``, ``bz2``, ``xz``, ``lzma`` (or ``lz4``).
-        bytes_scanned: Decompressed bytes walked (array bytes skipped included).
+        compression: ``none``, ``zlib``, ``gzip``, ``bz2``, ``xz``, ``lzma`` (or ``lz4``); ``zip``
+            for a skops archive.
+        bytes_scanned: Decompressed bytes walked (array bytes skipped included; for skops, the
+            size of ``schema.json``).
     """
 
     globals: tuple[str, ...]

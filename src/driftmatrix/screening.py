@@ -6,8 +6,13 @@ never opened by any of them; so is a file the scanner cannot decide about. The o
 such a file anyway is to trust its exact bytes by sha256, from the matrix
 (``artifact.trusted_sha256``) or the command line (``--trust-sha256``), never from the file.
 
+A skops file is screened the same way, from the types its ``schema.json`` names
+(:mod:`driftmatrix.skops_scan`), with the skops baseline of plain containers; the types the
+screening trusts (:attr:`Screening.trusted_types`) are exactly what the cell's skops loader may
+construct beyond its own defaults, and skops' own audit there refuses anything else.
+
 Static scanning is triage: the sandbox of the docker backend is the control.
-Scans are cached by the file's sha256 and the scanner's version (a multi-GB joblib file is
+Scans are cached by the file's sha256, the scanner and its version (a multi-GB joblib file is
 decompressed and walked once, not once per run).
 """
 
@@ -16,17 +21,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from driftmatrix.scan import SCANNER_VERSION, ScanResult, scan_file
-from driftmatrix.trust import untrusted
+from driftmatrix.skops_scan import SKOPS_SCANNER_VERSION, scan_skops_file
+from driftmatrix.trust import BASELINE, SKOPS_BASELINE, untrusted
 
-#: Formats the host scans (skops and onnx files execute nothing when loaded the way cells
-#: load them; skops' own audit runs in the cell).
-SCANNED_FORMATS = ("joblib", "pickle")
+#: Formats the host scans (onnx files execute nothing when loaded the way cells load them).
+SCANNED_FORMATS = ("joblib", "pickle", "skops")
+#: Per format: the scanner's name in the cache (pickle and joblib files are read by the same
+#: scanner, with the same result), its version, and the scan.
+_SCANNERS: dict[str, tuple[str, int, Callable[[Path], ScanResult]]] = {
+    "joblib": ("pickle", SCANNER_VERSION, scan_file),
+    "pickle": ("pickle", SCANNER_VERSION, scan_file),
+    "skops": ("skops", SKOPS_SCANNER_VERSION, scan_skops_file),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,17 @@ class Screening:
         if not self.decidable:
             return (f"<unscannable: {self.problem or 'unknown reason'}>",)
         return self.untrusted
+
+    @property
+    def trusted_types(self) -> tuple[str, ...]:
+        """The found types the cell's skops loader may trust, ``module.qualname``, sorted.
+
+        All of them when the file is trusted by hash, else those not ``untrusted``; skops names
+        a type by its module and name joined with a dot.
+        """
+        refused = () if self.trusted_by_hash else self.untrusted
+        # By the dotted name: were a trusted and a refused name to join the same way, neither.
+        return tuple(sorted(_dotted(self.globals) - _dotted(refused)))
 
     def to_json(self) -> dict[str, Any]:
         """The ``artifact.scan`` object of results.json."""
@@ -97,7 +120,7 @@ def screen(
     """
     if fmt not in SCANNED_FORMATS:
         return NOT_SCANNED
-    result = _cached_scan(path, sha256, cache_dir)
+    result = _cached_scan(path, sha256, cache_dir, *_SCANNERS[fmt])
     decidable, problem = result.decidable, result.problem
     if fmt == "pickle" and result.container == "joblib":
         # pickle.load would run a joblib file's raw array bytes as opcodes: what that executes
@@ -107,7 +130,9 @@ def screen(
     return Screening(
         scanned=True,
         globals=result.globals,
-        untrusted=untrusted(result.globals, trusted),
+        untrusted=untrusted(
+            result.globals, trusted, SKOPS_BASELINE if fmt == "skops" else BASELINE
+        ),
         complete=result.complete,
         decidable=decidable,
         problem=problem,
@@ -115,14 +140,27 @@ def screen(
     )
 
 
-def _cached_scan(path: Path, sha256: str, cache_dir: Path) -> ScanResult:
-    entry = cache_dir / "scans" / f"{sha256}-v{SCANNER_VERSION}.json"
+def _dotted(names: Sequence[str]) -> set[str]:
+    return {name.replace(":", ".", 1) for name in names}
+
+
+def _cached_scan(
+    path: Path,
+    sha256: str,
+    cache_dir: Path,
+    scanner: str,
+    version: int,
+    scan: Callable[[Path], ScanResult],
+) -> ScanResult:
+    # The scanner is part of the name: the same bytes screened as a pickle and as a skops
+    # file give different results.
+    entry = cache_dir / "scans" / f"{sha256}-{scanner}-v{version}.json"
     try:
         doc = json.loads(entry.read_text(encoding="utf-8"))
         return ScanResult(**{**doc, "globals": tuple(str(name) for name in doc["globals"])})
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not cached yet, or a damaged entry: scan again
-    result = scan_file(path)
+    result = scan(path)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         temporary = entry.with_suffix(f".{os.getpid()}.tmp")

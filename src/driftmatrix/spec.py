@@ -170,6 +170,7 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
     exclude = _entries(read, "exclude", doc.get("exclude", []))
     include = _entries(read, "include", doc.get("include", []))
     cells = expand(defaults, axes, exclude, include, source=path)
+    _check_loader_pins(read, artifact, cells)
     return MatrixSpec(
         name=name,
         path=path,
@@ -180,6 +181,26 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
         compare=compare,
         docker=parse_docker(read, doc.get("docker", {}), [cell.python for cell in cells]),
     )
+
+
+#: Formats read by a library that is not a dependency of scikit-learn: every cell must pin it,
+#: because its version decides what the cell can read (a file from a newer skops is refused).
+_LOADER_PACKAGES = {"skops": "skops"}
+
+
+def _check_loader_pins(read: Reader, artifact: ArtifactSpec, cells: tuple[Cell, ...]) -> None:
+    package = _LOADER_PACKAGES.get(artifact.format) if artifact.mode == "load" else None
+    if package is None:
+        return
+    missing = [cell.id for cell in cells if package not in cell.pins]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        read.fail(
+            "defaults.packages",
+            f"{artifact.format} files are loaded with the cell's own {package}, but cell"
+            f" {missing[0]}{more} pins no {package}",
+            f'add a pin such as "{package}" = "<version>" to [defaults] packages, or an axis',
+        )
 
 
 def _compare(read: Reader, value: object) -> CompareSpec:

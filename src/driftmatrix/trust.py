@@ -1,8 +1,9 @@
 """Which globals found by the artifact scan are trusted.
 
 A global is ``module:qualname``, as :class:`driftmatrix.scan.ScanResult` reports it. It is trusted
-when it is in :data:`BASELINE`, or when a pattern of ``[artifact] trusted`` matches it and
-:data:`DENIED` does not. Patterns (the syntax ``read.patterns`` accepts, plus a colon form):
+when it is in the format's baseline (:data:`BASELINE` for pickles, :data:`SKOPS_BASELINE` for
+skops files), or when a pattern of ``[artifact] trusted`` matches it and :data:`DENIED` does not.
+Patterns (the syntax ``read.patterns`` accepts, plus a colon form):
 
 * ``pkg.*``: any global whose module is ``pkg`` or inside it (``pkg.sub``), and whose qualname is a
   plain name. A dotted qualname (``numpy:os.system``) is reached by ``getattr`` from the module at
@@ -51,6 +52,35 @@ BASELINE: tuple[str, ...] = (
     "collections:defaultdict",
 )
 
+#: Always allowed in a skops file (instead of :data:`BASELINE`): the container and value types
+#: skops writes plain data with, and trusts by default itself (DictNode: dict, OrderedDict;
+#: DefaultDictNode: defaultdict; ListNode, SetNode, TupleNode: list, set, tuple; SliceNode:
+#: slice; BytesNode, BytearrayNode: bytes, bytearray; TypeNode, JsonNode: str, int, float, bool).
+#: Every trusted name is also handed to the cell's skops loader, which then trusts it in *every*
+#: node kind, so each must be harmless in all of them: imported (builtins and collections are
+#: loaded already), allocated with ``__new__`` and given state (ObjectNode), called with values
+#: built from the file (ConstructorFromReduceNode, ReduceNode, the container nodes), or kept as
+#: a callable that estimator code calls on data (FunctionNode, TypeNode). Value types only build
+#: a value from their arguments; defaultdict's factory is a node of its own, judged separately.
+#: Left out although skops trusts it by default: ``builtins.map`` (a TypeNode default: it is not
+#: a value type, it calls its first argument). Numpy dtypes and ufuncs, bit generators and
+#: scikit-learn types, also skops defaults, are judged by the patterns like any other global.
+SKOPS_BASELINE: tuple[str, ...] = (
+    "builtins:bool",
+    "builtins:bytearray",
+    "builtins:bytes",
+    "builtins:dict",
+    "builtins:float",
+    "builtins:int",
+    "builtins:list",
+    "builtins:set",
+    "builtins:slice",
+    "builtins:str",
+    "builtins:tuple",
+    "collections:OrderedDict",
+    "collections:defaultdict",
+)
+
 #: Never trusted even when a pattern matches: known gadgets inside otherwise-trusted packages (they
 #: load files, run code or spawn processes). Patterns as for ``trusted``; a pattern with ``*`` or
 #: a colon elsewhere matches ``module:qualname`` like ``fnmatch``.
@@ -89,9 +119,9 @@ DENIED: tuple[str, ...] = (
     "*.fromnumeric:_wrap*",
     "numpy.ma.core:_frommethod",
     "*._methods:_dump*",
-    # numpy.test / scipy.test run pytest in the loader's process, with arbitrary arguments.
-    "numpy:test",
-    "scipy:test",
+    # numpy.test / scipy.test, and the same PytestTester in each subpackage (numpy.random.test,
+    # scipy.linalg.test...), run pytest in the loader's process, with arbitrary arguments.
+    "*:test",
     "*._pytesttester:*",
     # Test suites and test utilities of any package (sklearn.utils._testing runs Python scripts
     # in subprocesses: assert_run_python_script).
@@ -182,13 +212,17 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\.\*)?")
 _COLON = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
-def untrusted(globals: Iterable[str], patterns: Sequence[str]) -> tuple[str, ...]:
-    """The globals neither in BASELINE nor matched by a pattern (or matched by DENIED), sorted.
+def untrusted(
+    globals: Iterable[str], patterns: Sequence[str], baseline: Iterable[str] = BASELINE
+) -> tuple[str, ...]:
+    """The globals neither in ``baseline`` nor matched by a pattern (or matched by DENIED), sorted.
 
     Args:
         globals: ``module:qualname`` names, as the scanner reports them.
         patterns: ``[artifact] trusted`` patterns (``sklearn.*``, ``numpy.dtype``,
             ``pkg.mod:Qual.name``).
+        baseline: The format's always-allowed names: :data:`BASELINE` (pickle, joblib) or
+            :data:`SKOPS_BASELINE`.
 
     Raises:
         ValueError: A pattern is not one of the accepted forms.
@@ -196,13 +230,13 @@ def untrusted(globals: Iterable[str], patterns: Sequence[str]) -> tuple[str, ...
     for pattern in patterns:
         if not (_DOTTED.fullmatch(pattern) or _COLON.fullmatch(pattern)):
             raise ValueError(f"not a global-name pattern: {pattern!r}")
-    baseline = set(BASELINE)
+    allowed = frozenset(baseline)
     return tuple(
         sorted(
             {
                 name
                 for name in globals
-                if name not in baseline
+                if name not in allowed
                 and (
                     not _valid(name)
                     or (name not in _DENIAL_EXCEPTIONS and _matches_any(name, DENIED, True))

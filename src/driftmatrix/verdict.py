@@ -223,6 +223,12 @@ def _classify(f: _Facts) -> tuple[Verdict, ErrorInfo | None]:
             "NoResult", died_message(f"no result: {why}", execution)
         )
     probes = _mapping(result.get("probes"))
+    refused = _refused_types(probes)
+    if refused:
+        # skops' own audit in the cell found types the screening had not trusted: nothing of
+        # the file was constructed. Cell output can only make this cell look worse, never pass.
+        message = f"skops' audit found types outside `trusted`: {', '.join(refused)}; never loaded"
+        return Verdict.REJECTED, ErrorInfo("UntrustedTypes", one_line(message))
     for name, verdict in _STAGES:
         record = _mapping(probes.get(name))
         status = record.get("status")
@@ -252,6 +258,14 @@ def _compared(comparison: Comparison | None) -> Verdict:
     if comparison.drifted:
         return Verdict.DRIFT
     return Verdict.IDENTICAL if comparison.identical else Verdict.EQUIVALENT
+
+
+def _refused_types(probes: Mapping[str, Any]) -> list[str]:
+    """The types skops refused in the cell's load probe (only when that probe failed)."""
+    load = _mapping(probes.get("load"))
+    if load.get("status") != ProbeStatus.FAILED.value:
+        return []
+    return [str(name) for name in _list(load.get("refused_types"))][:50]
 
 
 def _running_probe(result: Mapping[str, Any] | None) -> str | None:

@@ -1,6 +1,6 @@
-"""Real cross-version verdicts: models pickled with scikit-learn 1.2.2, 1.3.2 and 1.5.2, probed
-through the CLI in the releases after them (scikit-learn 1.2-1.9, numpy 1.26/2.x, Python
-3.10-3.13), every cell a real uv environment.
+"""Real cross-version verdicts: models pickled with scikit-learn 1.2.2, 1.3.2 and 1.5.2 (and
+one saved with skops 0.9.0), probed through the CLI in the releases after them (scikit-learn
+1.2-1.9, numpy 1.26/2.x, skops 0.6-0.16, Python 3.10-3.13), every cell a real uv environment.
 
 The expected verdicts are facts measured outside driftmatrix (the same artifacts loaded and
 predicted in plain environments, outputs compared bit for bit): a mismatch is a bug in
@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,15 @@ SK161 = "py3.10-scikit-learn1.6.1-numpy1.26.4"
 SK172_NP2 = "py3.10-scikit-learn1.7.2-numpy2.2.6"
 SK180_PY311_NP2 = "py3.11-scikit-learn1.8.0-numpy2.4.6"
 SK191_PY313_NP2 = "py3.13-scikit-learn1.9.1-numpy2.5.5"
+# ... and, for the skops artifact, the skops release each cell loads it with.
+SK132_SKOPS090 = "py3.10-scikit-learn1.3.2-numpy1.26.4-skops0.9.0"
+SK132_SKOPS0160 = "py3.10-scikit-learn1.3.2-numpy1.26.4-skops0.16.0"
+SK132_SKOPS060 = "py3.10-scikit-learn1.3.2-numpy1.26.4-skops0.6.0"
+SK142_SKOPS090 = "py3.10-scikit-learn1.4.2-numpy1.26.4-skops0.9.0"
+SK152_SKOPS0100 = "py3.10-scikit-learn1.5.2-numpy1.26.4-skops0.10.0"
+SK161_SKOPS0110 = "py3.10-scikit-learn1.6.1-numpy1.26.4-skops0.11.0"
+SK172_NP2_SKOPS0130 = "py3.10-scikit-learn1.7.2-numpy2.2.6-skops0.13.0"
+SK191_PY313_NP2_SKOPS0160 = "py3.13-scikit-learn1.9.1-numpy2.5.5-skops0.16.0"
 
 #: The tree node dtype changed in 1.3: older tree pickles no longer load.
 DTYPE_ERROR = ("ValueError", "node array from the pickle has an incompatible dtype")
@@ -64,6 +73,8 @@ class Expected:
         max_abs: The largest difference of a score (``predict_proba``/``decision_function``).
         changed_rows: Golden rows where any output differs from the reference, bit for bit.
         changed_tags: The tags of those rows.
+        untrusted_types: skops only: the types the cell's skops audit lists as not trusted by
+            default (the load probe's ``untrusted_types``); each release has its own defaults.
     """
 
     verdict: str
@@ -73,6 +84,7 @@ class Expected:
     max_abs: float | None = None
     changed_rows: int | None = None
     changed_tags: frozenset[str] | None = None
+    untrusted_types: tuple[str, ...] | None = None
 
 
 IDENTICAL = Expected("identical", flipped=0, max_abs=0.0, changed_rows=0)
@@ -100,6 +112,33 @@ EXPECTED: dict[str, tuple[int, dict[str, Expected]]] = {
             "drift", version_warning=True, flipped=150, max_abs=19.8, changed_rows=1100,
             changed_tags=BOTH,
         ),
+    }),
+    # The same trees saved with skops (file protocol 1): every cell's skops reads it, 0.6 to 0.16
+    # (0.10 and later write protocol 2), and scikit-learn then behaves as with the joblib file.
+    "et10-skops-from-1.3.2": (1, {
+        SK132_SKOPS090: replace(IDENTICAL, untrusted_types=()),
+        SK142_SKOPS090: Expected(
+            "drift", version_warning=True, flipped=150, max_abs=19.8, changed_rows=1100,
+            changed_tags=BOTH, untrusted_types=(),
+        ),
+        SK152_SKOPS0100: Expected(
+            "drift", version_warning=True, flipped=150, max_abs=19.8, changed_rows=1100,
+            changed_tags=BOTH, untrusted_types=(),
+        ),
+        SK161_SKOPS0110: Expected(
+            "predict-error", version_warning=True, error=MONOTONIC_ERROR, untrusted_types=(),
+        ),
+        SK172_NP2_SKOPS0130: Expected(
+            "predict-error", version_warning=True, error=MONOTONIC_ERROR, untrusted_types=(),
+        ),
+        # skops 0.16 no longer trusts the tree state by default: it loads because the default
+        # trusted patterns (sklearn.*) let the host hand that name to the cell's loader.
+        SK191_PY313_NP2_SKOPS0160: Expected(
+            "drift", version_warning=True, flipped=150, max_abs=19.8, changed_rows=1100,
+            changed_tags=BOTH, untrusted_types=("sklearn.tree._tree.Tree",),
+        ),
+        SK132_SKOPS0160: replace(IDENTICAL, untrusted_types=("sklearn.tree._tree.Tree",)),
+        SK132_SKOPS060: replace(IDENTICAL, untrusted_types=("numpy.int64",)),
     }),
     "lr-liblinear-from-1.2.2": (1, {
         SK122: IDENTICAL,
@@ -219,6 +258,9 @@ def test_verdicts_match_the_measured_behaviour(
         for name, version in cell["packages"].items():
             assert cell["installed"][name] == version, where
         assert ("version-warning" in cell["flags"]) is want.version_warning, where
+        if want.untrusted_types is not None:
+            load = cell["probes"]["load"]
+            assert load["untrusted_types"] == list(want.untrusted_types), where
         if want.verdict not in RAN:
             assert cell["comparison"] is None, where
             assert cell["error"] is not None, where

@@ -19,8 +19,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn.base
+import skops.io
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -61,6 +63,8 @@ def main(out):
         path = os.path.join(out, name)
         if fmt == "joblib":
             joblib.dump(obj, path)
+        elif fmt == "skops":
+            skops.io.dump(obj, path)
         else:
             with open(path, "wb") as handle:
                 pickle.dump(obj, handle)
@@ -85,6 +89,10 @@ def main(out):
     array_model = LogisticRegression(max_iter=1000).fit(features, target)
     save("clf_array.joblib", array_model)
     save("clf_array.pkl", array_model, fmt="pickle")
+    save("clf_array.skops", array_model, fmt="skops")
+    # A tree ensemble: skops does not trust sklearn.tree._tree.Tree by default.
+    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)
+    save("forest.skops", forest.fit(features, target), fmt="skops")
     save("svc.joblib", SVC(probability=False).fit(features, target))
 
     # A real model whose predict raises while predict_proba and decision_function still work:
@@ -131,6 +139,7 @@ def main(out):
         LogisticRegression(max_iter=1000),
     ).fit(frame, target)
     save("frame_strict.joblib", strict)
+    save("frame_strict.skops", strict, fmt="skops")
 
     # Columns deliberately in another order than at fit time, plus one the model never saw.
     header = ["row_id", "color", *reversed(names), "note", "tag", "species"]
@@ -172,6 +181,10 @@ def main(out):
             for method in ("predict", "predict_proba", "decision_function")
         },
         "reg": {"predict": regressor.predict(read_reg_golden(out)).tolist()},
+        "forest": {
+            method: getattr(forest, method)(rows).tolist()
+            for method in ("predict", "predict_proba")
+        },
     }
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as handle:
         json.dump(expected, handle)

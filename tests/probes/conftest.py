@@ -40,6 +40,7 @@ CELL_REQUIREMENTS = (
     "pandas==2.2.3",
     "joblib==1.4.2",
     "threadpoolctl==3.5.0",
+    "skops==0.16.0",
 )
 
 ALL_PROBES = ["environment", "imports", "load", "predict", "roundtrip"]
@@ -78,6 +79,7 @@ def make_job(
     golden: Path | None = None,
     probes: list[str] | None = None,
     imports: dict[str, str] | None = None,
+    trusted_types: list[str] | None = None,
 ) -> dict[str, Any]:
     """A job document as the host writes it (docs/runner-protocol.md)."""
     return {
@@ -88,7 +90,7 @@ def make_job(
             "golden": str(golden) if golden else None,
         },
         "work": str(work),
-        "artifact": {"format": fmt},
+        "artifact": {"format": fmt, "trusted_types": trusted_types or []},
         "golden": dict(GOLDEN_ROLES),
         "imports": imports if imports is not None else {},
         "probes": probes if probes is not None else list(ALL_PROBES),
@@ -163,7 +165,7 @@ def _checked(command: list[str], env: dict[str, str], cwd: Path) -> None:
 
 @pytest.fixture(scope="session")
 def cell_python() -> Path:
-    """A Python 3.11 virtual environment with scikit-learn 1.5.2, built once and cached.
+    """A Python 3.11 virtual environment with scikit-learn 1.5.2 and skops, built once and cached.
 
     The cache directory is keyed by the interpreter and the requirements, so changing either
     builds a new one; a directory without its ready marker (an interrupted build) is rebuilt.

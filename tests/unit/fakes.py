@@ -264,6 +264,7 @@ class FakeBackend:
     Attributes:
         provisioned: Cell ids in the order ``provision`` was called for them.
         runs: Cell ids in the order their runner *finished*.
+        jobs: Cell id → the job document its runner got.
     """
 
     def __init__(
@@ -277,6 +278,7 @@ class FakeBackend:
         self.unbuildable = frozenset(unbuildable)
         self.provisioned: list[str] = []
         self.runs: list[str] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
         self._cells: dict[str, Cell] = {}
         self._cancelled = threading.Event()
         # The Runner calls provision/run from its worker threads.
@@ -307,6 +309,7 @@ class FakeBackend:
         cell_id = str(job["cell"])
         with self._lock:
             cell = self._cells[env.key]
+            self.jobs[cell_id] = job
         # The contract the Runner owes a backend (base.Invocation, docs/runner-protocol.md):
         # a job for this very cell, existing inputs, an empty work directory, a staged runner.
         assert cell.id == cell_id, f"env of {cell.id} used for job of {cell_id}"

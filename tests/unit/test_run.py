@@ -33,6 +33,8 @@ from fakes import (
     timed_out,
 )
 
+from driftmatrix.backends.base import Environment
+from driftmatrix.cells import Cell
 from driftmatrix.errors import InfraError, MatrixError, UsageError
 from driftmatrix.outcome import Verdict
 from driftmatrix.results import CellResult, RunResults, cell_path, write_results
@@ -544,6 +546,38 @@ def test_a_matching_sha256_runs(tmp_path: Path) -> None:
     assert run.results.artifact["sha256"] == digest
 
 
+# --- frozen inputs -------------------------------------------------------------------------------
+
+
+class OverwritingBackend(FakeBackend):
+    """A fake whose provisioning overwrites the artifact: a writer racing the run after its scan."""
+
+    def __init__(self, artifact: Path) -> None:
+        super().__init__()
+        self.artifact = artifact
+
+    def provision(self, cell: Cell) -> Environment:
+        self.artifact.write_bytes(HOSTILE)
+        return super().provision(cell)
+
+
+def test_cells_open_the_bytes_that_were_hashed_and_scanned(tmp_path: Path) -> None:
+    import hashlib
+
+    matrix = write_matrix(tmp_path / "m", (REF, "1.6.1"))
+    backend = OverwritingBackend(tmp_path / "m" / "model.joblib")
+    run = run_matrix(matrix, tmp_path / "out", backend)
+
+    assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
+    assert run.results.artifact["sha256"] == hashlib.sha256(ARTIFACT_BYTES).hexdigest()
+    assert run.results.artifact["path"] == str(tmp_path / "m" / "model.joblib")
+    for job in backend.jobs.values():
+        artifact = Path(job["files"]["artifact"])
+        assert artifact.parent == tmp_path / "out" / "input" / "artifact"
+        assert artifact.read_bytes() == ARTIFACT_BYTES  # not the bytes written after the scan
+        assert Path(job["files"]["golden"]).read_text() == GOLDEN
+
+
 # --- the static scan: untrusted artifacts are never opened ----------------------------------------
 
 #: A protocol-0 pickle that calls os.system when loaded (hand-written opcodes; never loaded here).
@@ -594,3 +628,62 @@ def test_a_rejection_is_not_resumed_once_the_file_is_trusted(tmp_path: Path) -> 
     digest = hashlib.sha256(HOSTILE).hexdigest()
     trusted = run_matrix(matrix, out, resume=True, trusted_sha256=(digest,))
     assert set(trusted.verdicts.values()) == {Verdict.IDENTICAL}
+
+
+# --- skops: the host's listing decides, the cell's skops gets exactly the trusted types --------
+
+SKOPS = Path(__file__).resolve().parents[1] / "data" / "artifacts" / "skops"
+
+
+def _skops_matrix(directory: Path, artifact: str, trusted: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.skops").write_bytes((SKOPS / artifact).read_bytes())
+    (directory / "golden.csv").write_text(GOLDEN, encoding="utf-8")
+    path = directory / "matrix.toml"
+    path.write_text(
+        f"""[artifact]
+path = "model.skops"
+golden = "golden.csv"
+target = "label"
+{trusted}
+[defaults]
+python = "3.11"
+packages = {{ "scikit-learn" = "{REF}", skops = "0.16.0" }}
+[axes]
+"scikit-learn" = ["{REF}", "1.6.1"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_skops_file_naming_untrusted_types_is_rejected_before_any_cell(tmp_path: Path) -> None:
+    run = run_matrix(_skops_matrix(tmp_path / "m", "hostile_os_system.skops"), tmp_path / "out")
+
+    assert set(run.verdicts.values()) == {Verdict.REJECTED}
+    assert run.backend.provisioned == []
+    assert "os:system" in run.results.artifact["globals"]
+    error = run.cell(f"py3.11-scikit-learn{REF}-skops0.16.0").error
+    assert error is not None and "os:system" in error.message
+
+
+def test_the_cells_skops_gets_exactly_the_types_the_host_trusted(tmp_path: Path) -> None:
+    run = run_matrix(_skops_matrix(tmp_path / "m", "real_forest.skops"), tmp_path / "out")
+
+    assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
+    trusted = {tuple(job["artifact"]["trusted_types"]) for job in run.backend.jobs.values()}
+    assert len(trusted) == 1
+    (types,) = trusted
+    assert "sklearn.tree._tree.Tree" in types and "builtins.dict" in types
+    assert all(job["artifact"]["format"] == "skops" for job in run.backend.jobs.values())
+
+
+def test_narrowing_trusted_rejects_a_skops_file_and_reruns_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    wide = run_matrix(_skops_matrix(tmp_path / "m", "real_forest.skops"), out)
+    assert set(wide.verdicts.values()) == {Verdict.IDENTICAL}
+    narrow = _skops_matrix(tmp_path / "m", "real_forest.skops", 'trusted = ["numpy.*"]')
+    again = run_matrix(narrow, out, resume=True)
+    assert set(again.verdicts.values()) == {Verdict.REJECTED}
+    assert "sklearn.tree._tree:Tree" in again.results.artifact["scan"]["untrusted"]
+

@@ -37,7 +37,14 @@ golden = "golden.csv"
 @pytest.fixture
 def write(tmp_path: Path) -> Write:
     """Write a matrix (``[artifact]`` prepended unless given) beside tiny artifact files."""
-    for name in ("model.joblib", "model.pkl", "model.bin", "golden.csv", "recipe.py"):
+    for name in (
+        "model.joblib",
+        "model.pkl",
+        "model.bin",
+        "model.skops",
+        "golden.csv",
+        "recipe.py",
+    ):
         (tmp_path / name).write_text("x\n")
 
     def _write(body: str, *, head: str = HEAD) -> Path:
@@ -302,7 +309,7 @@ def test_versions_are_normalized_and_ids_made_safe(
     ("head", "fmt"),
     [
         ('path = "model.pkl"', "pickle"),
-        ('path = "model.bin"\nformat = "skops"', "skops"),
+        ('path = "model.bin"\nformat = "pickle"', "pickle"),
         ('path = "model.joblib"\nformat = "joblib"', "joblib"),
     ],
 )
@@ -310,6 +317,14 @@ def test_artifact_format(write: Write, head: str, fmt: str) -> None:
     artifact = f'[artifact]\n{head}\ngolden = "golden.csv"\n'
     spec = load_matrix(write('[defaults]\npython = "3.12"\n', head=artifact))
     assert spec.artifact.format == fmt
+
+
+def test_skops_needs_skops_in_every_cell(write: Write) -> None:
+    artifact = '[artifact]\npath = "model.skops"\ngolden = "golden.csv"\n'
+    pins = 'packages = { "scikit-learn" = "1.5.2", skops = "0.16.0" }'
+    spec = load_matrix(write(f'[defaults]\npython = "3.12"\n{pins}\n', head=artifact))
+    assert spec.artifact.format == "skops"
+    assert spec.cells[0].pins["skops"] == "0.16.0"
 
 
 def test_artifact_sha256_is_kept_lowercase(write: Write) -> None:
@@ -437,4 +452,3 @@ def test_the_mapped_image_is_part_of_a_docker_cell_fingerprint(
     assert cell_fingerprint(plain, other, "docker", inputs) == cell_fingerprint(
         mapped, other, "docker", inputs
     )
-

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from driftmatrix.spec import DEFAULT_TRUSTED
 from driftmatrix.specparse import _GLOBAL
-from driftmatrix.trust import BASELINE, DENIED, _matches, untrusted
+from driftmatrix.trust import BASELINE, DENIED, SKOPS_BASELINE, _matches, untrusted
 
 DEMO = (
     "joblib.numpy_pickle:NumpyArrayWrapper",
@@ -83,6 +83,8 @@ def test_baseline_is_trusted_whatever_the_patterns() -> None:
         "numpy:__builtins__",
         "scipy:__getattr__",
         "numpy:test",
+        "numpy.random:test",
+        "scipy.linalg:test",
         "scipy._lib._testutils:PytestTester",
         "scipy.weave.inline_tools:inline",
         "scipy.io.matlab:loadmat",
@@ -156,3 +158,38 @@ def test_arbitrary_names_never_raise(names: list[str]) -> None:
 def test_the_baseline_is_short_and_well_formed() -> None:
     assert len(BASELINE) <= 20
     assert all(re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*:[A-Za-z_]\w*", n) for n in BASELINE)
+
+
+def test_the_skops_baseline_trusts_plain_containers_in_skops_files_only() -> None:
+    containers = ["builtins:dict", "builtins:list", "builtins:tuple", "builtins:slice"]
+    assert untrusted(containers, [], SKOPS_BASELINE) == ()
+    # The pickle rules are unchanged: a pickle builds containers with opcodes, not globals.
+    assert untrusted(containers, []) == ("builtins:dict", "builtins:list", "builtins:tuple")
+    assert untrusted(BASELINE, []) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Not value types, or pickle-only helpers: never always-allowed in a skops file.
+        "builtins:map",
+        "builtins:eval",
+        "builtins:type",
+        "builtins:getattr",
+        "builtins:object",
+        "functools:partial",
+        "operator:methodcaller",
+        "copyreg:_reconstructor",
+        "_codecs:encode",
+        "builtins:dict.fromkeys",
+    ],
+)
+def test_the_skops_baseline_holds_no_callable_gadget(name: str) -> None:
+    assert untrusted([name], [], SKOPS_BASELINE) == (name,)
+
+
+def test_the_skops_baseline_is_short_well_formed_and_never_denied() -> None:
+    assert len(SKOPS_BASELINE) <= 16
+    assert list(SKOPS_BASELINE) == sorted(set(SKOPS_BASELINE))
+    assert all(re.fullmatch(r"(builtins|collections):[A-Za-z]\w*", n) for n in SKOPS_BASELINE)
+    assert not [n for n in SKOPS_BASELINE if any(_matches(n, p, True) for p in DENIED)]

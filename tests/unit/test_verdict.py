@@ -108,6 +108,10 @@ VERDICTS = {
     "timeout": case(V.TIMEOUT, "Timeout", execution=TIMED_OUT, result=result(**DIED, load=RUNNING)),
     "oom": case(V.OOM, "OOMKilled", execution=OOM_KILLED, result=result(**DIED, load=RUNNING)),
     "rejected": case(V.REJECTED, "UntrustedGlobals", rejected_globals=["os.system"]),
+    "rejected by skops in the cell": case(
+        V.REJECTED, "UntrustedTypes",
+        result=result(load=failed(refused_types=["pkg.Evil"]), predict=SKIPPED, outputs=None),
+    ),
     "import failed": case(V.IMPORT_ERROR, "ValueError", result=result(imports=failed())),
     "import crashed": case(
         V.IMPORT_ERROR, "Signal SIGILL", execution=SIGNAL(signal.SIGILL),
@@ -158,6 +162,10 @@ PRECEDENCE = {
     ),
     "rejected over import": case(
         V.REJECTED, rejected_globals=["os.system"], result=result(imports=failed())
+    ),
+    "refused types count only when load failed": case(
+        V.IDENTICAL, result=result(load={**OK, "refused_types": ["pkg.Evil"]}),
+        comparison=IDENTICAL,
     ),
     "import over load": case(V.IMPORT_ERROR, result=result(imports=failed(), load=failed())),
     "load over predict": case(V.LOAD_ERROR, result=result(load=failed(), predict=failed())),

@@ -12,7 +12,10 @@ this process never imports scikit-learn nor loads an artifact. The outputs repla
 
 Rebuilding is reproducible: with the same environments the files come out byte for byte the
 same (the manifest records the transitive versions uv resolved; a newer scipy or joblib in a
-freshly built environment is the one thing that may change them).
+freshly built environment is the one thing that may change them). The exception is a ``.skops``
+file: skops names its members after ``id()`` of the arrays and stamps them with the current
+time, so each build writes other bytes for the same model (same predictions: the manifest's
+output hashes do not change).
 """
 
 from __future__ import annotations
@@ -32,12 +35,19 @@ from driftmatrix.limits import Limits
 HERE = Path(__file__).resolve().parent
 PRODUCE = HERE / "produce.py"
 
-#: (python, pins, models): the environments the fixture artifacts are pickled in. Python 3.10
+#: (python, pins, models): the environments the fixture artifacts are saved in. Python 3.10
 #: and numpy 1.26.4 are the oldest stack every one of these scikit-learn releases has wheels for.
+#: A model is saved with joblib unless it is named ``MODEL.skops`` (its producer pins skops).
 PRODUCERS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
     ("3.10", (("scikit-learn", "1.2.2"), ("numpy", "1.26.4")), ("dt_2c", "lr_liblinear_3c")),
     ("3.10", (("scikit-learn", "1.3.2"), ("numpy", "1.26.4")), ("et10_2c",)),
     ("3.10", (("scikit-learn", "1.5.2"), ("numpy", "1.26.4")), ("qda_3c",)),
+    # The same trees with skops 0.9.0, the newest skops when scikit-learn 1.3.2 was released.
+    (
+        "3.10",
+        (("scikit-learn", "1.3.2"), ("numpy", "1.26.4"), ("skops", "0.9.0")),
+        ("et10_2c.skops",),
+    ),
 )
 
 

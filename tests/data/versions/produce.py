@@ -1,18 +1,20 @@
-"""Fit and pickle the cross-version fixture models with THIS interpreter's scikit-learn.
+"""Fit and save the cross-version fixture models with THIS interpreter's scikit-learn.
 
 Usage (with a producer environment's python; ``build.py`` does this for every producer)::
 
-    python produce.py OUTDIR MODEL [MODEL ...]
+    python produce.py OUTDIR MODEL[.FORMAT] [MODEL[.FORMAT] ...]
 
 Writes into OUTDIR:
 
-* ``<model>.joblib`` for every MODEL (``joblib.dump`` with its defaults);
+* ``<model>.<format>`` for every MODEL: ``joblib`` (the default; ``joblib.dump`` with its
+  defaults) or ``skops`` (``skops.io.dump``, deflated; the producer must have skops installed);
 * ``golden_<n>c.csv`` for every dataset those models use: columns ``row_id, tag, f0..f5,
   target``; 100 held-out rows tagged ``holdout`` (target = their label), then 1000 rows of
   wide gaussian noise tagged ``gaussian`` (no label, so the target cell is empty);
 * ``manifest.json``: the producer's versions, every file's sha256, and per model the sha256 of
   each prediction method's outputs on the golden rows as the runner serialises them (JSON of
   ``tolist()``), so a test can check that the reference cell reproduces the producer exactly.
+  Models are keyed by name, whatever their format.
 
 The data and models are those of the cross-version measurements they reproduce (same
 generators, seeds and hyper-parameters): changing them would silently change which rows flip.
@@ -31,6 +33,7 @@ import os
 import platform
 import sys
 import warnings
+import zipfile
 from importlib import metadata
 
 import joblib
@@ -52,7 +55,9 @@ MODELS = {
     "lr_liblinear_3c": (lambda: LogisticRegression(solver="liblinear"), 3),
     "qda_3c": (lambda: QuadraticDiscriminantAnalysis(), 3),
 }
-#: Versions recorded in the manifest (distribution names).
+#: How a model may be saved: ``MODEL.FORMAT`` on the command line; a bare MODEL is joblib.
+FORMATS = ("joblib", "skops")
+#: Versions recorded in the manifest (distribution names); skops too when a model is saved with it.
 DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl")
 
 
@@ -102,14 +107,32 @@ def file_sha256(path: str) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def produce(name: str, out: str, golden: np.ndarray) -> dict:
+def parse_model(arg: str) -> tuple[str, str]:
+    """``"et10_2c.skops"`` → ``("et10_2c", "skops")``; a bare model name is saved with joblib."""
+    name, _, fmt = arg.partition(".")
+    return name, fmt or "joblib"
+
+
+def dump(estimator: object, path: str, fmt: str) -> None:
+    """Save ``estimator`` to ``path`` in ``fmt``."""
+    if fmt == "skops":
+        import skops.io  # only the producers that pin skops have it
+
+        # Deflated: skops stores members uncompressed by default (375 kB for these ten trees,
+        # 46 kB deflated); every skops release reads both.
+        skops.io.dump(estimator, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    else:
+        joblib.dump(estimator, path)
+
+
+def produce(name: str, fmt: str, out: str, golden: np.ndarray) -> dict:
     """Fit, dump and evaluate one model; return its manifest entry."""
     factory, n_classes = MODELS[name]
     X_train, y_train, _, _ = dataset(n_classes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimator = factory().fit(X_train, y_train)
-    joblib.dump(estimator, os.path.join(out, name + ".joblib"))
+    dump(estimator, os.path.join(out, f"{name}.{fmt}"), fmt)
     outputs = {}
     for method in METHODS:
         if hasattr(estimator, method):
@@ -124,24 +147,31 @@ def produce(name: str, out: str, golden: np.ndarray) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: ``OUTDIR MODEL [MODEL ...]``."""
-    if len(argv) < 2 or any(name not in MODELS for name in argv[1:]):
-        print(f"usage: produce.py OUTDIR MODEL... (models: {', '.join(MODELS)})", file=sys.stderr)
+    """Entry point: ``OUTDIR MODEL[.FORMAT] [MODEL[.FORMAT] ...]``."""
+    wanted = [parse_model(arg) for arg in argv[1:]]
+    if not wanted or any(name not in MODELS or fmt not in FORMATS for name, fmt in wanted):
+        print(
+            f"usage: produce.py OUTDIR MODEL[.FORMAT]... (models: {', '.join(MODELS)};"
+            f" formats: {', '.join(FORMATS)})",
+            file=sys.stderr,
+        )
         return 2
-    out, names = argv[0], argv[1:]
+    out, names = argv[0], [name for name, _ in wanted]
     os.makedirs(out, exist_ok=True)
     goldens = {}
     for n_classes in sorted({MODELS[name][1] for name in names}):
         _, _, X_golden, y_holdout = dataset(n_classes)
         write_golden(os.path.join(out, f"golden_{n_classes}c.csv"), X_golden, y_holdout)
         goldens[n_classes] = X_golden
-    models = {name: produce(name, out, goldens[MODELS[name][1]]) for name in names}
-    files = sorted(f for f in os.listdir(out) if f.endswith((".joblib", ".csv")))
+    models = {name: produce(name, fmt, out, goldens[MODELS[name][1]]) for name, fmt in wanted}
+    saved = {fmt for _, fmt in wanted}
+    files = sorted(f for f in os.listdir(out) if f.endswith((".joblib", ".skops", ".csv")))
+    distributions = DISTRIBUTIONS + (("skops",) if "skops" in saved else ())
     manifest = {
         "produced_by": "tests/data/versions/produce.py",
         "producer": {
             "python": platform.python_version(),
-            "packages": {dist: metadata.version(dist) for dist in DISTRIBUTIONS},
+            "packages": {dist: metadata.version(dist) for dist in distributions},
         },
         "files": {f: file_sha256(os.path.join(out, f)) for f in files},
         "models": models,
