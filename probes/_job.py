@@ -41,6 +41,10 @@ class Job:
         tag_column: Golden column holding row tags (None when there is none).
         imports: Distribution name → import name, in job order.
         probes: Probe names, in job order.
+        recipe_dir: Train mode: absolute path of the directory holding the recipe (None
+            otherwise); the recipe may read files beside itself.
+        recipe_file: Train mode: the recipe's file name inside ``recipe_dir``.
+        recipe_function: Train mode: the function that returns a fitted estimator.
     """
 
     def __init__(self, doc: dict, work: str) -> None:
@@ -59,6 +63,13 @@ class Job:
                 )
             )
         self.trusted_types = _str_list(artifact, "trusted_types", "artifact.trusted_types", [])
+        recipe = _mapping(doc, "recipe")
+        needs_recipe = "train" in self.probes
+        self.recipe_dir = _path(files, "files.recipe_dir", needs_recipe)
+        self.recipe_file = _optional_str(recipe, "file", "recipe.file")
+        self.recipe_function = _optional_str(recipe, "function", "recipe.function")
+        if needs_recipe and not (self.recipe_file and self.recipe_function):
+            raise JobError("the train probe needs recipe.file and recipe.function")
         self.artifact = _path(files, "files.artifact", needs_artifact)
         self.golden = _path(files, "files.golden", any(n in self.probes for n in _NEEDS_GOLDEN))
         self.target = _optional_str(golden, "target", "golden.target")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from . import PROTOCOL, environment, imports, load, predict, roundtrip
+from . import PROTOCOL, environment, imports, load, predict, roundtrip, train
 from ._errors import error_info
 from ._warnings import capture, describe
 
@@ -22,7 +22,8 @@ class Probe:
         run: ``run(ctx, record)``; fills ``record``, may set ``status``/``error`` itself (a
             partial failure) or raise (the probe failed).
         requires: Probes that must have run, and be ``ok``, earlier in this job: their results
-            are this probe's input.
+            are this probe's input. A tuple entry is a choice: any one of its probes will do
+            (:data:`MODEL`: the model comes from ``load`` or, in train mode, ``train``).
         after: Probes whose failure makes this one meaningless, when they were requested.
     """
 
@@ -32,13 +33,17 @@ class Probe:
         self.after = after
 
 
+#: The probes that produce the model: the artifact's loader, or the recipe in train mode.
+MODEL = ("load", "train")
+
 #: Every probe this runner knows, by its protocol name.
 PROBES = {
     "environment": Probe(environment.run),
     "imports": Probe(imports.run),
     "load": Probe(load.run, after=("imports",)),
-    "predict": Probe(predict.run, requires=("load",)),
-    "roundtrip": Probe(roundtrip.run, requires=("load", "predict")),
+    "train": Probe(train.run, after=("imports",)),
+    "predict": Probe(predict.run, requires=(MODEL,)),
+    "roundtrip": Probe(roundtrip.run, requires=(MODEL, "predict")),
 }
 
 
@@ -141,9 +146,13 @@ def _blocked(name: str, probe, records: dict, requested: list):
     """Return why ``probe`` cannot run now, or None when it can."""
     if probe is None:
         return "unknown probe '{}' (this runner knows: {})".format(name, ", ".join(PROBES))
-    for dependency in probe.requires:
-        if dependency not in requested:
-            return "it needs probe '{}', which the job does not request".format(dependency)
+    for needed in probe.requires:
+        choices = needed if isinstance(needed, tuple) else (needed,)
+        wanted = [name for name in choices if name in requested]
+        label = " or ".join("'{}'".format(name) for name in choices)
+        if not wanted:
+            return "it needs probe {}, which the job does not request".format(label)
+        dependency = wanted[0]
         if dependency not in records:
             return "it needs probe '{}' to run before it".format(dependency)
         if records[dependency]["status"] != "ok":

@@ -72,6 +72,7 @@ class Flag(enum.Enum):
 
     VERSION_WARNING = "version-warning"  # scikit-learn's InconsistentVersionWarning on load
     LOAD_WARNING = "load-warning"  # any other warning while loading
+    TRAIN_WARNING = "train-warning"  # train mode: a warning while the recipe fitted the model
     PREDICT_WARNING = "predict-warning"  # a warning while predicting on the golden set
     ROUNDTRIP_DIFFERS = "roundtrip-differs"  # dump -> load in the cell changed the outputs
     ROUNDTRIP_FAILED = "roundtrip-failed"  # dump or re-load in the cell raised

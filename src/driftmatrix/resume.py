@@ -32,6 +32,7 @@ class RunInputs:
     golden_sha256: str
     artifact_file: Path | None = None
     golden_file: Path = Path()
+    recipe_sha256: str = ""
     screening: Screening = NOT_SCANNED
 
 
@@ -52,6 +53,8 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
         "golden": inputs.golden_sha256,
         "target": spec.artifact.target,
         "runner": inputs.runner_hash,
+        # Train mode: the recipe file (not the files it may read beside itself).
+        "recipe": inputs.recipe_sha256,
         # A rejection depends on `trusted` and on trusted hashes, not only on the file.
         "rejection": list(inputs.screening.rejection),
         # What a skops loader in the cell may construct.

@@ -8,6 +8,7 @@ finished cell is on disk before the next stage starts, so an interrupted run los
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -79,10 +80,6 @@ SUPPORTED_FORMATS = ("joblib", "pickle", "skops")
 
 def check_supported(spec: MatrixSpec) -> None:
     """Refuse, before anything runs, what this version cannot do yet (never a silent skip)."""
-    if spec.artifact.mode != "load":
-        raise MatrixError(
-            spec.path, "artifact.mode", "train mode is not supported yet", 'use mode = "load"'
-        )
     if spec.artifact.format not in SUPPORTED_FORMATS:
         raise MatrixError(
             spec.path,
@@ -90,6 +87,21 @@ def check_supported(spec: MatrixSpec) -> None:
             f"{spec.artifact.format!r} artifacts are not supported yet",
             f"supported: {', '.join(SUPPORTED_FORMATS)}",
         )
+
+
+def recipe_sha256(spec: MatrixSpec) -> str:
+    """Train mode: the sha256 of the recipe file ("" in load mode); part of every fingerprint.
+
+    Raises:
+        InfraError: The recipe cannot be read.
+    """
+    if spec.artifact.mode != "train" or spec.artifact.recipe is None:
+        return ""
+    path = Path(spec.artifact.recipe.rpartition(":")[0])
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InfraError(f"cannot read the recipe {path}: {exc.strerror or exc}") from exc
 
 
 class Runner:
@@ -137,6 +149,7 @@ class Runner:
             golden_sha256=golden.sha256,
             artifact_file=artifact.path if artifact else None,
             golden_file=golden.path,
+            recipe_sha256=recipe_sha256(self.spec),
         )
         expected = self.spec.artifact.sha256
         if expected and inputs.artifact_sha256 != expected:
@@ -195,7 +208,9 @@ class Runner:
         artifact = self.spec.artifact
         out = self.options.out_dir
         try:
-            frozen = snapshot.take(artifact.path, out, "artifact") if artifact.path else None
+            # Train mode never opens the artifact: every cell fits its own model.
+            path = artifact.path if artifact.mode == "load" else None
+            frozen = snapshot.take(path, out, "artifact") if path is not None else None
             return frozen, snapshot.take(artifact.golden, out, "golden")
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
@@ -239,7 +254,9 @@ class Runner:
                 "sha256": self.spec.sha256,
             },
             artifact={
+                "mode": artifact.mode,
                 "path": str(artifact.path) if artifact.path else None,
+                "recipe": artifact.recipe,
                 "format": artifact.format,
                 "sha256": artifact_sha256,
                 "golden": str(artifact.golden),
@@ -278,13 +295,14 @@ class Runner:
             work.mkdir(parents=True)
             job = runner.build_job(
                 cell_id=cell.id,
-                artifact=inputs.artifact_file,  # type: ignore[arg-type]
+                artifact=inputs.artifact_file,
                 artifact_format=self.spec.artifact.format,
                 golden=inputs.golden_file,
                 target=self.spec.artifact.target,
                 packages=cell.pins,
                 work=work,
                 trusted_types=inputs.screening.trusted_types,
+                recipe=self.spec.artifact.recipe if self.spec.artifact.mode == "train" else None,
             )
             execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))
             facts["execution"] = execution

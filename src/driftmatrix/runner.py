@@ -105,7 +105,7 @@ def import_name(distribution: str) -> str:
 def build_job(
     *,
     cell_id: str,
-    artifact: Path,
+    artifact: Path | None,
     artifact_format: str,
     golden: Path,
     target: str | None,
@@ -113,22 +113,34 @@ def build_job(
     work: Path,
     probes: tuple[str, ...] = PROBES,
     trusted_types: tuple[str, ...] = (),
+    recipe: str | None = None,
 ) -> dict[str, Any]:
     """The job document for one cell (host paths; the backend rewrites them).
 
     ``trusted_types``: for skops, the type names the screening trusted; the cell's skops loader
-    gets exactly these (beyond its own defaults).
+    gets exactly these (beyond its own defaults). ``recipe`` (``/abs/recipe.py:function``): train
+    mode; the model then comes from the ``train`` probe instead of ``load``, and the recipe's
+    directory is an input (it may read files beside itself).
     """
-    return {
+    files = {"golden": str(golden)}
+    if artifact is not None:
+        files["artifact"] = str(artifact)
+    job: dict[str, Any] = {
         "protocol": PROTOCOL,
         "cell": cell_id,
-        "files": {"artifact": str(artifact), "golden": str(golden)},
+        "files": files,
         "work": str(work),
         "artifact": {"format": artifact_format, "trusted_types": list(trusted_types)},
         "golden": {"target": target, "id_column": "row_id", "tag_column": "tag"},
         "imports": {name: import_name(name) for name in packages},
         "probes": list(probes),
     }
+    if recipe is not None:
+        path, _, function = recipe.rpartition(":")
+        files["recipe_dir"] = str(Path(path).parent)
+        job["recipe"] = {"file": Path(path).name, "function": function}
+        job["probes"] = ["train" if name == "load" else name for name in probes]
+    return job
 
 
 class ResultUnreadable(Exception):

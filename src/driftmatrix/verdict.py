@@ -25,7 +25,9 @@ reference cell. Decisions:
   method's outputs are gone); within tolerance → ``equivalent``; bit-identical → ``identical``.
 * **Flags** never change the verdict and come back in :class:`Flag` declaration order. A load
   warning that carries ``original_sklearn_version`` is ``version-warning`` whatever its category
-  (scikit-learn<1.3 raised a plain ``UserWarning``); any other is ``load-warning``.
+  (scikit-learn<1.3 raised a plain ``UserWarning``); any other is ``load-warning``. In train
+  mode, warnings while the recipe fits (a ``FutureWarning`` announcing a new default) are
+  ``train-warning``, and a recipe that raises is ``load-error``: the model could not be obtained.
 * **Exit code**: a non-infrastructure verdict in ``fail_on`` → 1 (a finding), even when other
   cells hit infrastructure errors, because a real finding must not be reported as a flaky
   backend. Otherwise any ``infra-error``/``build-error`` → 3: a cell that never ran never passes,
@@ -59,6 +61,8 @@ _STAGES: tuple[tuple[str, Verdict], ...] = (
     ("environment", Verdict.INFRA_ERROR),
     ("imports", Verdict.IMPORT_ERROR),
     ("load", Verdict.LOAD_ERROR),
+    # Train mode: the model could not be obtained, the same finding as a failed load.
+    ("train", Verdict.LOAD_ERROR),
     ("predict", Verdict.PREDICT_ERROR),
 )
 
@@ -290,6 +294,8 @@ def _flags(f: _Facts, verdict: Verdict) -> tuple[Flag, ...]:
             warning.get("original_sklearn_version")
         )
         flags.add(Flag.VERSION_WARNING if is_version else Flag.LOAD_WARNING)
+    if _list(_mapping(probes.get("train")).get("warnings")):
+        flags.add(Flag.TRAIN_WARNING)
     if _list(_mapping(probes.get("predict")).get("warnings")):
         flags.add(Flag.PREDICT_WARNING)
     roundtrip = _mapping(probes.get("roundtrip"))

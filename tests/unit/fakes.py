@@ -315,7 +315,7 @@ class FakeBackend:
         assert cell.id == cell_id, f"env of {cell.id} used for job of {cell_id}"
         assert job["protocol"] == 1 and job["work"] == str(invocation.work_dir)
         assert invocation.work_dir.is_dir() and not any(invocation.work_dir.iterdir())
-        assert all(Path(path).is_file() for path in job["files"].values())
+        assert all(Path(path).exists() for path in job["files"].values())
         assert (invocation.runner_dir / "probes" / "__main__.py").is_file()
         assert invocation.limits == cell.limits
         scenario = self.scenarios.get(cell_id) or healthy()

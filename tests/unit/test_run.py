@@ -687,3 +687,41 @@ def test_narrowing_trusted_rejects_a_skops_file_and_reruns_on_resume(tmp_path: P
     assert set(again.verdicts.values()) == {Verdict.REJECTED}
     assert "sklearn.tree._tree:Tree" in again.results.artifact["scan"]["untrusted"]
 
+
+
+# --- train mode ----------------------------------------------------------------------------------
+
+
+def _train_matrix(directory: Path, recipe: str = "def train():\n    return None\n") -> Path:
+    matrix = write_matrix(directory, (REF, "1.6.1"))
+    (directory / "recipe.py").write_text(recipe, encoding="utf-8")
+    text = matrix.read_text(encoding="utf-8").replace(
+        'path = "model.joblib"', 'mode = "train"\nrecipe = "recipe.py:train"'
+    )
+    matrix.write_text(text, encoding="utf-8")
+    return matrix
+
+
+def test_train_mode_cells_run_the_recipe_instead_of_loading(tmp_path: Path) -> None:
+    run = run_matrix(_train_matrix(tmp_path / "m"), tmp_path / "out")
+
+    assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
+    assert run.results.artifact["mode"] == "train"
+    assert run.results.artifact["scan"]["scanned"] is False
+    for job in run.backend.jobs.values():
+        assert "load" not in job["probes"] and job["probes"][2] == "train"
+        assert job["recipe"] == {"file": "recipe.py", "function": "train"}
+        assert job["files"]["recipe_dir"] == str(tmp_path / "m")
+        assert "artifact" not in job["files"]
+    assert not (tmp_path / "out" / "input" / "artifact").exists()  # never read, never copied
+
+
+def test_resume_reruns_train_mode_cells_when_the_recipe_changes(tmp_path: Path) -> None:
+    matrix = _train_matrix(tmp_path / "m")
+    out = tmp_path / "out"
+    run_matrix(matrix, out)
+    same = run_matrix(matrix, out, resume=True)
+    assert same.backend.runs == []
+    _train_matrix(tmp_path / "m", "def train():\n    return 1\n")
+    changed = run_matrix(matrix, out, resume=True)
+    assert sorted(changed.backend.runs) == sorted(changed.verdicts)

@@ -37,6 +37,7 @@ VERDICT_MEANING: Mapping[Verdict, str] = {
 FLAG_MEANING: Mapping[Flag, str] = {
     Flag.VERSION_WARNING: "scikit-learn warned that the model was saved with another version",
     Flag.LOAD_WARNING: "warnings while loading the model",
+    Flag.TRAIN_WARNING: "warnings while the recipe fitted the model (train mode)",
     Flag.PREDICT_WARNING: "warnings while predicting",
     Flag.ROUNDTRIP_DIFFERS: "saving and re-loading the model in this cell changed its outputs",
     Flag.ROUNDTRIP_FAILED: "saving or re-loading the model in this cell failed",

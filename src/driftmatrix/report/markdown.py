@@ -60,8 +60,11 @@ def render(results: RunResults) -> str:
 
 def _context(results: RunResults) -> str:
     artifact = results.artifact
-    model = f"`{artifact['path']}`" if artifact.get("path") else "trained in each cell"
-    text = f"Model: {model}" + (f" ({artifact['format']})" if artifact.get("format") else "") + "."
+    if artifact.get("mode") == "train":
+        text = f"Model: trained in each cell by `{artifact.get('recipe')}`."
+    else:
+        text = f"Model: `{artifact.get('path')}`"
+        text += (f" ({artifact['format']})" if artifact.get("format") else "") + "."
     if artifact.get("golden"):
         text += f" Golden set: `{artifact['golden']}`."
     tolerance = common.tolerance_text(results)

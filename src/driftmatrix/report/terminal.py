@@ -51,9 +51,12 @@ def render(results: RunResults, *, color: bool = False) -> str:
 def _header(results: RunResults) -> list[str]:
     name = results.matrix.get("name") or results.matrix.get("path") or "matrix"
     artifact = results.artifact
-    model = f"model: {artifact.get('path') or '(trained in each cell)'}"
-    if artifact.get("format"):
-        model += f" ({artifact['format']})"
+    if artifact.get("mode") == "train":
+        model = f"model: trained in each cell by {artifact.get('recipe')}"
+    else:
+        model = f"model: {artifact.get('path')}"
+        if artifact.get("format"):
+            model += f" ({artifact['format']})"
     if artifact.get("golden"):
         model += f"; golden set: {artifact['golden']}"
     reference = f"reference: {results.reference}"
