@@ -688,7 +688,6 @@ def test_narrowing_trusted_rejects_a_skops_file_and_reruns_on_resume(tmp_path: P
     assert "sklearn.tree._tree:Tree" in again.results.artifact["scan"]["untrusted"]
 
 
-
 # --- train mode ----------------------------------------------------------------------------------
 
 
