@@ -8,10 +8,11 @@ import os
 import tempfile
 
 from . import PROTOCOL
+from .latency import latency_settings
 
 RESULT_NAME = "result.json"
 #: Artifact formats this runner can load (docs/runner-protocol.md, ``artifact.format``).
-FORMATS = ("joblib", "pickle", "skops")
+FORMATS = ("joblib", "pickle", "skops", "onnx")
 #: Probes that open the artifact or the golden set, and therefore need ``files``.
 _NEEDS_ARTIFACT = ("load",)
 _NEEDS_GOLDEN = ("predict",)
@@ -32,7 +33,7 @@ class Job:
         cell: The cell id, copied into the result.
         work: Absolute path of the only writable directory.
         artifact: Absolute path of the artifact, or None when no probe needs it.
-        artifact_format: ``joblib``, ``pickle`` or ``skops``.
+        artifact_format: ``joblib``, ``pickle``, ``skops`` or ``onnx``.
         trusted_types: For skops: the type names the host's screening trusts, passed to skops'
             loader as its ``trusted`` list (nothing else is trusted beyond skops' defaults).
         golden: Absolute path of the golden CSV, or None when no probe needs it.
@@ -45,6 +46,8 @@ class Job:
             otherwise); the recipe may read files beside itself.
         recipe_file: Train mode: the recipe's file name inside ``recipe_dir``.
         recipe_function: Train mode: the function that returns a fitted estimator.
+        latency: The latency probe's bounds (``latency.Settings``): the job's optional
+            ``latency`` object over the runner's defaults.
     """
 
     def __init__(self, doc: dict, work: str) -> None:
@@ -80,6 +83,10 @@ class Job:
             if not isinstance(module, str) or not module:
                 raise JobError("imports[{!r}] must be a module name".format(dist))
         self.imports = dict(imports)
+        try:  # optional bounds of the latency probe; its defaults when absent
+            self.latency = latency_settings(_mapping(doc, "latency"))
+        except ValueError as exc:
+            raise JobError("latency: {}".format(exc)) from None
 
 
 def read_job(path: str):

@@ -10,7 +10,22 @@ from __future__ import annotations
 
 import time
 
-from . import PROTOCOL, environment, imports, load, predict, roundtrip, train
+from . import (
+    PROTOCOL,
+    _memory,
+    contract,
+    coverage,
+    environment,
+    imports,
+    latency,
+    load,
+    parity,
+    predict,
+    roundtrip,
+    save,
+    steps,
+    train,
+)
 from ._errors import error_info
 from ._warnings import capture, describe
 
@@ -44,6 +59,16 @@ PROBES = {
     "train": Probe(train.run, after=("imports",)),
     "predict": Probe(predict.run, requires=(MODEL,)),
     "roundtrip": Probe(roundtrip.run, requires=(MODEL, "predict")),
+    "parity": Probe(parity.run, requires=(MODEL, "predict")),  # skl2onnx + onnxruntime vs sklearn
+    # Each pipeline step's output on the golden set: where a drift starts (feature skew).
+    "steps": Probe(steps.run, requires=(MODEL, "predict")),
+    # What the golden set exercises: classes, category levels, missing values, tree leaves.
+    "coverage": Probe(coverage.run, requires=(MODEL, "predict")),
+    "save": Probe(save.run, requires=(MODEL,)),
+    # Bad inputs; after the outputs and the round trip, because a case may kill the process.
+    "contract": Probe(contract.run, requires=(MODEL, "predict")),
+    # Times calls on the model in memory: a measurement, never a verdict.
+    "latency": Probe(latency.run, requires=(MODEL, "predict")),
 }
 
 
@@ -61,6 +86,10 @@ class Context:
         self.golden = None  # predict → roundtrip
         self.outputs = None  # predict → top-level "outputs"
         self.predictions = {}  # predict → roundtrip: {method: {values, dtype, shape}}
+        # Set by Run for the probe that is running: progress(fields) rewrites its ``running``
+        # record as ``fields`` and writes result.json, so a probe that may kill the process
+        # (contract) leaves behind how far it got.
+        self.progress = None
 
 
 class Run:
@@ -107,7 +136,9 @@ class Run:
                 self.doc["stage"] = name
                 records[name] = {"status": "running"}
                 self.write()
+                self.ctx.progress = self._progress(name)
                 records[name], stop = _execute(probe, self.ctx)
+                self.ctx.progress = None
                 if stop:
                     stopped = "the run stopped after {} in probe '{}'".format(stop, name)
             self.write()
@@ -115,6 +146,13 @@ class Run:
             _add_blas(records["environment"])
         self.doc["finished"] = True
         self.write()
+
+    def _progress(self, name: str):
+        def progress(fields: dict) -> None:
+            self.doc["probes"][name] = dict(fields, status="running")
+            self.write()
+
+        return progress
 
     def fail(self, exc: BaseException) -> None:
         """Record that the runner itself failed (bad job, a bug) and write the result.
@@ -169,6 +207,7 @@ def _execute(probe, ctx):
     details = {"status": "running"}
     caught = []
     stop = None
+    memory = _memory.start()  # this probe's own peak RSS (probes/_memory.py)
     start = time.perf_counter()
     try:
         with capture() as caught:
@@ -184,6 +223,9 @@ def _execute(probe, ctx):
     status = details.pop("status")
     error = details.pop("error", None)
     record = {"status": "ok" if status == "running" else status, "seconds": seconds}
+    peak = _memory.stop(memory)
+    if peak is not None:
+        record["memory"] = peak
     record.update(details)
     record["warnings"] = describe(caught)
     if error is not None:

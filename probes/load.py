@@ -8,6 +8,10 @@ A skops file is loaded with the cell's own skops, whose audit lists the types it
 by default; only the types the host's screening trusted (``artifact.trusted_types``) are passed
 to its loader. Anything else found by the audit is refused before construction: nothing of the
 file runs, and the cell is ``rejected`` with the names.
+
+An ONNX file is opened by the cell's onnxruntime (probes/onnx_model.py); the loaded object is an
+adapter with ``predict``/``predict_proba``, and the record gets the model's IR version, opsets
+and the session's providers under ``onnx``.
 """
 
 from __future__ import annotations
@@ -38,13 +42,14 @@ def run(ctx, record: dict) -> None:
 
 
 def load_file(path: str, fmt: str, trusted_types=(), record=None):
-    """Deserialize ``path`` written in format ``fmt`` (``joblib``, ``pickle`` or ``skops``).
+    """Deserialize ``path`` written in format ``fmt`` (``joblib``, ``pickle``, ``skops``, ``onnx``).
 
     Args:
         path: The file.
         fmt: Its format.
         trusted_types: skops only: the type names its loader may construct beyond its defaults.
-        record: skops only: where ``untrusted_types`` / ``refused_types`` are recorded.
+        record: skops only: where ``untrusted_types`` / ``refused_types`` are recorded; onnx
+            only: where the model's header and the session are recorded (``onnx``).
 
     Raises:
         UntrustedTypes: skops' audit found a type outside ``trusted_types``.
@@ -56,6 +61,10 @@ def load_file(path: str, fmt: str, trusted_types=(), record=None):
         return joblib.load(path)
     if fmt == "skops":
         return _load_skops(path, trusted_types, {} if record is None else record)
+    if fmt == "onnx":
+        from .onnx_model import load as load_onnx  # imports onnxruntime only for ONNX files
+
+        return load_onnx(path, {} if record is None else record)
     with open(path, "rb") as handle:
         return pickle.load(handle)
 
@@ -78,7 +87,13 @@ def _load_skops(path: str, trusted_types, record: dict):
 
 
 def dump_file(obj, path: str, fmt: str) -> None:
-    """Serialize ``obj`` to ``path`` in format ``fmt`` with the library defaults."""
+    """Serialize ``obj`` to ``path`` in format ``fmt`` with the library defaults.
+
+    Raises:
+        ValueError: ``fmt`` is ``onnx``: the cell has no ONNX writer (see probes/roundtrip.py).
+    """
+    if fmt == "onnx":
+        raise ValueError("an ONNX model is not re-serialized in the cell")
     if fmt == "joblib":
         import joblib
 

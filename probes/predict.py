@@ -18,6 +18,7 @@ from ._compat import is_classifier
 from ._errors import error_info
 from .golden import read_golden
 from .load import class_path
+from .onnx_model import OnnxModel
 
 #: The prediction methods tried, in this order.
 METHODS = ("predict", "predict_proba", "decision_function")
@@ -77,12 +78,16 @@ def build_input(estimator, golden):
     """Build the model input from the golden set.
 
     Returns:
-        ``(features, kind, note)``: the input object, ``"dataframe"`` or ``"array"``, and a note
-        explaining a fallback (or None).
+        ``(features, kind, note)``: the input object, ``"dataframe"`` or ``"array"`` (for an ONNX
+        model: its session's inputs, ``"array"`` or ``"columns"``), and a note explaining a
+        fallback (or None).
 
     Raises:
         ValueError: The estimator was fitted with columns the golden set does not have.
     """
+    if isinstance(estimator, OnnxModel):
+        feeds, kind = estimator.feeds(golden)
+        return feeds, kind, None
     import numpy
 
     names = fitted_feature_names(estimator)

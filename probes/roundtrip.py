@@ -24,8 +24,16 @@ def run(ctx, record: dict) -> None:
     Records ``file``, ``bytes``, ``identical``, ``differs`` (methods whose outputs changed or
     that raised after the round trip) and per-method ``methods`` statuses. The probe is
     ``failed`` when dumping, re-loading or a re-run method raised.
+
+    An ONNX model is ``skipped`` with a reason: the file is the model, and a cell has no writer
+    of its own that a deployment would use (onnxruntime only reads). Rewriting the same bytes
+    and loading them again would test nothing but the file system.
     """
     job = ctx.job
+    if job.artifact_format == "onnx":
+        record["status"] = "skipped"
+        record["reason"] = "an ONNX file is not re-serialized in the cell: onnxruntime only reads"
+        return
     path = os.path.join(job.work, "{}.{}".format(FILE_STEM, job.artifact_format))
     record["file"] = os.path.basename(path)
     dump_file(ctx.estimator, path, job.artifact_format)

@@ -10,10 +10,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from driftmatrix import __version__
 from driftmatrix.errors import EXIT_INFRA, BuildError, DriftmatrixError, UsageError
 from driftmatrix.results import CellResult
+
+if TYPE_CHECKING:
+    from driftmatrix.backends.base import Backend
+    from driftmatrix.spec import MatrixSpec
 
 EXIT_INTERRUPTED = 130
 
@@ -60,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="load this exact artifact (by sha256) even if it references untrusted globals",
     )
 
+    grid = sub.add_parser(
+        "grid", help="save the model in every cell and load every cell's file in every cell"
+    )
+    grid.add_argument("matrix", type=Path, help="the matrix file (TOML) with a recipe")
+    grid.add_argument("--out", type=Path, help="output directory (default: out/<name>-grid)")
+    grid.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
+    grid.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
+    grid.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    grid.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
+
     lst = sub.add_parser("list", help="show the cells a matrix expands to")
     lst.add_argument("matrix", type=Path)
     lst.add_argument("--json", action="store_true", help="a CI matrix include-list")
@@ -86,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if args.command == "run":
             return _run(args)
+        if args.command == "grid":
+            return _grid(args)
         if args.command == "list":
             return _list(args)
         if args.command == "docker":
@@ -126,7 +143,6 @@ def _progress(result: CellResult, done: int, total: int) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from driftmatrix.backends import resolve_backends
     from driftmatrix.report import render
     from driftmatrix.results import write_results
     from driftmatrix.run import Runner, RunOptions, default_jobs
@@ -150,12 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         backend=args.backend,
         trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
     )
-    names = {options.backend or cell.backend for cell in spec.cells}
-    backends, notes = resolve_backends(
-        names, cache_dir=cache_dir(), no_cache=args.no_cache, docker=spec.docker
-    )
-    for note in notes:
-        print(f"driftmatrix: {note}", file=sys.stderr)
+    backends = _backends(spec, options.backend, args.no_cache)
     runner = Runner(spec, options, backends, cache_dir(), progress=_progress)
     results = runner.run()
     write_results(out, results)
@@ -163,6 +174,49 @@ def _run(args: argparse.Namespace) -> int:
     print(render(results, "terminal", color=sys.stdout.isatty()))
     print(f"\nresults: {out / 'results.json'}   report: {out / 'report.md'}")
     return exit_code(results, spec.compare.fail_on)
+
+
+def _backends(spec: MatrixSpec, override: str | None, no_cache: bool) -> dict[str, Backend]:
+    """The backends the cells use, with one line on stderr for each note they give."""
+    from driftmatrix.backends import resolve_backends
+
+    names = {override or cell.backend for cell in spec.cells}
+    backends, notes = resolve_backends(
+        names, cache_dir=cache_dir(), no_cache=no_cache, docker=spec.docker
+    )
+    for note in notes:
+        print(f"driftmatrix: {note}", file=sys.stderr)
+    return dict(backends)
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from driftmatrix.grid import build_grid, grid_exit_code
+    from driftmatrix.report.grid import render_grid
+    from driftmatrix.results import write_json_atomic
+    from driftmatrix.run import RunOptions, default_jobs
+    from driftmatrix.spec import load_matrix
+
+    spec = load_matrix(args.matrix)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be 1 or more")
+    out = args.out or Path("out") / f"{spec.name}-grid"
+    options = RunOptions(
+        out_dir=out, jobs=args.jobs or default_jobs(), resume=args.resume, backend=args.backend
+    )
+    backends = _backends(spec, options.backend, args.no_cache)
+    grid = build_grid(
+        spec,
+        options,
+        backends,
+        cache_dir(),
+        progress=_progress,
+        log=lambda line: print(f"driftmatrix: {line}", file=sys.stderr, flush=True),
+    )
+    write_json_atomic(out / "grid.json", grid.to_json())
+    (out / "grid.md").write_text(render_grid(grid, "md"), encoding="utf-8")
+    print(render_grid(grid, "terminal"))
+    print(f"grid: {out / 'grid.json'}   report: {out / 'grid.md'}")
+    return grid_exit_code(grid, spec.compare.fail_on)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ needs numpy. Decisions, so that every report and verdict means the same thing:
   label method (``predict`` when it is labels) is ``labels`` in the JSON; other label-kind
   methods are listed under ``labels.others``.
 * **Scores** are compared elementwise with ``|cell - ref| <= atol + rtol * |ref|``
-  (``numpy.isclose`` with the reference as ``b``). ``beyond``/``total`` count *rows* (a row is
-  beyond when any of its elements is); the summary over all score methods counts distinct rows.
+  (``numpy.isclose`` with the reference as ``b``); at least a few float32 ulps when both sides
+  are float32 (tolerance.py). ``beyond``/``total`` count *rows* (a row is beyond when any of
+  its elements is); the summary over all score methods counts distinct rows.
 * **Bit identity** (``identical``) is equality of ``float.hex`` and of the JSON type, so
   ``-0.0`` vs ``0.0`` and ``1`` vs ``1.0`` are within tolerance but *not* identical. The runner
   writes floats with their shortest round-trip ``repr``, so this is true bit identity (except NaN
@@ -33,8 +34,16 @@ needs numpy. Decisions, so that every report and verdict means the same thing:
   gone, the extreme case of a shape change, and a caller of it now gets ``AttributeError``.
   ``predict-error`` stays a fact about the cell alone (a method raised there). Extra methods do
   not make outputs non-identical; the verdict logic flags both as ``methods-differ``.
-* **Packages**: every installed distribution (transitive ones included) under its canonical
-  PEP 503 name.
+* **Packages** (packages.py): every installed distribution (transitive ones included) under
+  its canonical PEP 503 name.
+* **Latency and memory**: see resources.py (p50 at the largest batch both cells timed; peak RSS
+  of loading and predicting); None when either side did not measure it, so no flag.
+* **Contract** (contract.py): each bad-input case's classification (outcome, exception type,
+  failed output checks; never the message) against the reference's.
+* **skops' audit** (auditdiff.py): the types each cell's skops does not trust by default,
+  added and removed against the reference's.
+* **Feature skew** (skew.py): each pipeline step's output against the reference's step of the
+  same name, with the score tolerance; the first step that differs is where a drift starts.
 
 The result is a :class:`~driftmatrix.comparison.Comparison` (comparison.py: the frozen values
 and their JSON form).
@@ -43,20 +52,25 @@ and their JSON form).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple, Protocol, TypeAlias
 
+from driftmatrix.auditdiff import diff_audit
 from driftmatrix.comparison import (
     Comparison,
     LabelDiff,
-    PackageDiff,
     RowDiff,
     ScoreDiff,
     Scores,
     Shape,
     ShapeMismatch,
 )
+from driftmatrix.contract import diff_contract
+from driftmatrix.packages import diff_packages
+from driftmatrix.resources import compare_latency, compare_memory
+from driftmatrix.skew import compare_steps
+from driftmatrix.tolerance import Tolerance, for_method
 
 #: Flipped label rows kept in a comparison (the count is always exact).
 MAX_LABEL_ROWS = 50
@@ -128,7 +142,9 @@ def compare(
             classes = ref_out.get("classes")
             labels.append(_compare_labels(name, ref_values, cell_methods[name], rows, classes))
         else:
-            scores.append(_compare_scores(name, ref_values, cell_methods[name], rows, policy))
+            applied = for_method(policy, name, reference.probes, cell.probes)
+            diff = _compare_scores(name, ref_values, cell_methods[name], rows, applied)
+            scores.append(replace(diff, tolerance=applied) if applied.widened else diff)
     labels.sort(key=lambda diff: diff.method != "predict")  # what a reader means by "labels"
     return Comparison(
         reference=reference_id if reference_id is not None else str(getattr(reference, "id", "")),
@@ -138,32 +154,11 @@ def compare(
         missing=tuple(name for name in ref_methods if name not in cell_known),
         extra=tuple(name for name in cell_methods if name not in ref_known),
         packages=diff_packages(reference.installed, cell.installed),
-    )
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 canonical distribution name: ``Scikit_Learn`` → ``scikit-learn``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def diff_packages(reference: Mapping[str, str], cell: Mapping[str, str]) -> PackageDiff:
-    """Which installed distributions changed, appeared or disappeared relative to the reference.
-
-    Args:
-        reference: The reference cell's installed distributions (name → version).
-        cell: The cell's installed distributions.
-
-    Returns:
-        The differences, by canonical name, sorted.
-    """
-    ref = {canonical_name(k): str(v) for k, v in reference.items()}
-    new = {canonical_name(k): str(v) for k, v in cell.items()}
-    return PackageDiff(
-        changed=tuple(
-            (n, ref[n], new[n]) for n in sorted(ref.keys() & new.keys()) if ref[n] != new[n]
-        ),
-        added=tuple((n, new[n]) for n in sorted(new.keys() - ref.keys())),
-        removed=tuple((n, ref[n]) for n in sorted(ref.keys() - new.keys())),
+        latency=compare_latency(reference.probes, cell.probes, policy.latency_ratio),
+        memory=compare_memory(reference.probes, cell.probes, policy.memory_ratio),
+        contract=diff_contract(reference.probes, cell.probes),
+        skew=compare_steps(reference.probes, cell.probes, policy.atol, policy.rtol),
+        audit=diff_audit(reference.probes, cell.probes),
     )
 
 
@@ -238,7 +233,7 @@ def _label_key(value: Any) -> str:
     return repr(value)
 
 
-def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, policy: Policy) -> ScoreDiff:
+def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, tol: Tolerance) -> ScoreDiff:
     ref_rows, cell_rows = _rows(ref), _rows(cell)
     mismatch = _shape_mismatch(ref, cell)
     if mismatch is not None:
@@ -259,7 +254,7 @@ def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, policy: Polic
     beyond: list[int] = []
     shown_rows: list[RowDiff] = []
     for i, (r, c) in enumerate(zip(ref_rows, cell_rows, strict=True)):
-        diff = _diff(r, c, policy.atol, policy.rtol)
+        diff = _diff(r, c, tol.atol, tol.rtol)
         total = _combine(total, diff)
         if diff.beyond:
             beyond.append(i)

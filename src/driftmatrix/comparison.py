@@ -18,7 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from driftmatrix.auditdiff import AuditDiff
+from driftmatrix.contract import ContractDiff
 from driftmatrix.results import strict_json
+from driftmatrix.skew import SkewDiff
+from driftmatrix.tolerance import Applied
 
 Shape: TypeAlias = tuple[int, ...] | None  # None: ragged nesting
 
@@ -124,10 +128,13 @@ class ScoreDiff:
     rows: tuple[RowDiff, ...] = ()
     shape_mismatch: ShapeMismatch | None = None
     beyond_rows: frozenset[int] = field(default=frozenset(), repr=False)  # indices, for totals
+    # The tolerance applied when float32 outputs widened the matrix's (tolerance.py); None: as
+    # in [compare] scores.
+    tolerance: Applied | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
+        """JSON form (``atol``/``rtol`` only when float32 outputs widened the matrix's)."""
+        doc = {
             "max_abs": self.max_abs,
             "max_rel": self.max_rel,
             "beyond": self.beyond,
@@ -136,6 +143,9 @@ class ScoreDiff:
             "shape_mismatch": self.shape_mismatch.to_json() if self.shape_mismatch else None,
             "rows": [row.to_json() for row in self.rows],
         }
+        if self.tolerance is not None:
+            doc.update(atol=self.tolerance.atol, rtol=self.tolerance.rtol)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -205,11 +215,16 @@ class PackageDiff:
 
 @dataclass(frozen=True)
 class Ratio:
-    """A resource measurement against the reference's, and the policy's limit for the ratio."""
+    """A resource measurement against the reference's, and the policy's limit for the ratio.
+
+    ``measure`` says what the two numbers are, unit included (``p50 ms of predict on 1000
+    rows``); resources.py decides what is measured.
+    """
 
     reference: float
     cell: float
     limit: float | None
+    measure: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -230,6 +245,7 @@ class Ratio:
             "ratio": self.ratio,
             "limit": self.limit,
             "exceeded": self.exceeded,
+            "measure": self.measure,
         }
 
 
@@ -245,8 +261,16 @@ class Comparison:
         missing: Methods the reference answered that the cell's estimator lacks.
         extra: Methods only the cell answered.
         packages: Installed distributions that differ.
-        latency: Latency against the reference (filled once the latency probe exists).
-        memory: Peak memory against the reference (filled once the memory probe exists).
+        latency: p50 latency against the reference's (resources.py), or None when either side
+            did not measure it.
+        memory: Peak RSS against the reference's (resources.py), or None when either side did
+            not measure it.
+        contract: Bad-input cases against the reference's (contract.py), or None when either
+            side has none.
+        skew: Each pipeline step's output against the reference's (skew.py), or None when
+            either side is not a pipeline or did not record its steps.
+        audit: skops' untrusted-type audit against the reference's (auditdiff.py), or None
+            unless both cells loaded a skops file.
     """
 
     reference: str
@@ -258,6 +282,9 @@ class Comparison:
     packages: PackageDiff = field(default_factory=PackageDiff)
     latency: Ratio | None = None
     memory: Ratio | None = None
+    contract: ContractDiff | None = None
+    skew: SkewDiff | None = None
+    audit: AuditDiff | None = None
 
     @property
     def all_labels(self) -> tuple[LabelDiff, ...]:
@@ -298,6 +325,9 @@ class Comparison:
             "methods": {"missing": list(self.missing), "extra": list(self.extra)},
             "latency": self.latency.to_json() if self.latency else None,
             "memory": self.memory.to_json() if self.memory else None,
+            "contract": self.contract.to_json() if self.contract else None,
+            "skew": self.skew.to_json() if self.skew else None,
+            "audit": self.audit.to_json() if self.audit else None,
         }
         return dict(strict_json(doc))
 

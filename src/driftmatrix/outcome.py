@@ -76,6 +76,10 @@ class Flag(enum.Enum):
     PREDICT_WARNING = "predict-warning"  # a warning while predicting on the golden set
     ROUNDTRIP_DIFFERS = "roundtrip-differs"  # dump -> load in the cell changed the outputs
     ROUNDTRIP_FAILED = "roundtrip-failed"  # dump or re-load in the cell raised
+    # The parity probe: the model converted with skl2onnx and run by onnxruntime in the same cell
+    # predicts other labels, or floats more than 1e-5 apart (probes/parity.py), than scikit-learn.
+    # A measurement of the conversion, not of the artifact: it never changes the verdict.
+    PARITY_DIFFERS = "parity-differs"
     SLOWER = "slower"
     HEAVIER = "heavier"
     CONTRACT_CHANGED = "contract-changed"
@@ -98,3 +102,13 @@ class ProbeStatus(enum.Enum):
     FAILED = "failed"  # the thing under test raised (an import, a load, a predict)
     SKIPPED = "skipped"  # not applicable, or an earlier probe failed
     RUNNING = "running"  # started but never finished: the process died inside it
+
+
+class CaseOutcome(enum.Enum):
+    """What one bad-input case of the ``contract`` probe did (docs/runner-protocol.md)."""
+
+    ERROR = "error"  # every prediction method raised: a clear exception
+    OUTPUT = "output"  # every method answered silently (its output schema is checked)
+    MIXED = "mixed"  # some methods raised, others answered
+    NOT_APPLICABLE = "not-applicable"  # the golden set offers nothing to change for this case
+    CRASH = "crash"  # the process died inside the case (read by the host, never written)

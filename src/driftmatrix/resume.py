@@ -33,6 +33,7 @@ class RunInputs:
     artifact_file: Path | None = None
     golden_file: Path = Path()
     recipe_sha256: str = ""
+    probes: tuple[str, ...] = ()
     screening: Screening = NOT_SCANNED
 
 
@@ -55,6 +56,7 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
         "runner": inputs.runner_hash,
         # Train mode: the recipe file (not the files it may read beside itself).
         "recipe": inputs.recipe_sha256,
+        "probes": list(inputs.probes),
         # A rejection depends on `trusted` and on trusted hashes, not only on the file.
         "rejection": list(inputs.screening.rejection),
         # What a skops loader in the cell may construct.

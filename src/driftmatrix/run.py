@@ -46,6 +46,8 @@ class RunOptions:
         backend: Override every cell's backend (``--backend``), or None.
         trusted_sha256: Artifact hashes trusted whatever globals they reference
             (``--trust-sha256``), beside the matrix's ``artifact.trusted_sha256``.
+        probes: The probes every cell's job requests (``load`` becomes ``train`` in train
+            mode); the full suite unless a command needs less or more (``driftmatrix grid``).
     """
 
     out_dir: Path
@@ -54,6 +56,7 @@ class RunOptions:
     resume: bool = False
     backend: str | None = None
     trusted_sha256: tuple[str, ...] = ()
+    probes: tuple[str, ...] = runner.PROBES
 
 
 class Cancelled(Exception):
@@ -75,7 +78,7 @@ def select_cells(spec: MatrixSpec, cell_ids: tuple[str, ...]) -> tuple[Cell, ...
 
 
 #: What the in-cell runner can probe today.
-SUPPORTED_FORMATS = ("joblib", "pickle", "skops")
+SUPPORTED_FORMATS = ("joblib", "pickle", "skops", "onnx")
 
 
 def check_supported(spec: MatrixSpec) -> None:
@@ -150,6 +153,7 @@ class Runner:
             artifact_file=artifact.path if artifact else None,
             golden_file=golden.path,
             recipe_sha256=recipe_sha256(self.spec),
+            probes=self.options.probes,
         )
         expected = self.spec.artifact.sha256
         if expected and inputs.artifact_sha256 != expected:
@@ -301,6 +305,7 @@ class Runner:
                 target=self.spec.artifact.target,
                 packages=cell.pins,
                 work=work,
+                probes=self.options.probes,
                 trusted_types=inputs.screening.trusted_types,
                 recipe=self.spec.artifact.recipe if self.spec.artifact.mode == "train" else None,
             )

@@ -41,7 +41,11 @@ _IMPORT_NAMES = {
     "onnxruntime-gpu": "onnxruntime",
 }
 
-PROBES = ("environment", "imports", "load", "predict", "roundtrip")
+# contract last: a bad-input case may kill the process, and what runs after it would be lost.
+PROBES = (
+    "environment", "imports", "load", "predict", "roundtrip", "steps", "coverage", "latency",
+    "parity", "contract",
+)  # fmt: skip
 
 
 def source_dir() -> Path:

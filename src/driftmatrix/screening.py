@@ -30,7 +30,10 @@ from driftmatrix.scan import SCANNER_VERSION, ScanResult, scan_file
 from driftmatrix.skops_scan import SKOPS_SCANNER_VERSION, scan_skops_file
 from driftmatrix.trust import BASELINE, SKOPS_BASELINE, untrusted
 
-#: Formats the host scans (onnx files execute nothing when loaded the way cells load them).
+#: Formats the host scans. An ONNX file is not scanned: onnxruntime runs no code from it (the
+#: cells register no custom-op library), and the one thing it could be made to do, read files
+#: named as external tensor data, the cell refuses before onnxruntime opens the model
+#: (probes/onnx_model.py).
 SCANNED_FORMATS = ("joblib", "pickle", "skops")
 #: Per format: the scanner's name in the cache (pickle and joblib files are read by the same
 #: scanner, with the same result), its version, and the scan.

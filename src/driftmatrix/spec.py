@@ -184,8 +184,9 @@ def load_matrix(path: Path | str, *, inputs_exist: bool = True) -> MatrixSpec:
 
 
 #: Formats read by a library that is not a dependency of scikit-learn: every cell must pin it,
-#: because its version decides what the cell can read (a file from a newer skops is refused).
-_LOADER_PACKAGES = {"skops": "skops"}
+#: because its version decides what the cell can read (a file from a newer skops is refused, a
+#: model with a newer ONNX IR version or opset than the cell's onnxruntime knows too).
+_LOADER_PACKAGES = {"skops": "skops", "onnx": "onnxruntime"}
 
 
 def _check_loader_pins(read: Reader, artifact: ArtifactSpec, cells: tuple[Cell, ...]) -> None:

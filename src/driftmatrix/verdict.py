@@ -15,8 +15,10 @@ reference cell. Decisions:
   while deserializing: ``load-error`` with error type ``Signal SIGSEGV``. The same holds for
   ``imports`` (``import-error``) and ``predict`` (``predict-error``). A death inside
   ``environment`` or between probes is ``infra-error``; a death inside ``roundtrip`` (after the
-  outputs were written) only flags ``roundtrip-failed``. An exit code 128+N with no signal is
-  read as signal N (the shell/Docker convention).
+  outputs were written) only flags ``roundtrip-failed``. A death inside ``contract`` (bad
+  inputs, after the outputs) is a finding about the case it was running, not about the cell:
+  that case is ``crash`` (contract.py) and, when the reference's is not, ``contract-changed``.
+  An exit code 128+N with no signal is read as signal N (the shell/Docker convention).
 * **"Not otherwise explained"**: a runner ``error``, an unfinished result or missing outputs are
   ``infra-error`` only when no probe failure, timeout or OOM explains the cell first.
 * **Comparison.** No comparison (the reference failed, or it comes later through
@@ -67,7 +69,9 @@ _STAGES: tuple[tuple[str, Verdict], ...] = (
 )
 
 #: Flags that depend on the reference; recomputed by :func:`decide_compared`.
-_COMPARISON_FLAGS = frozenset({Flag.METHODS_DIFFER, Flag.SLOWER, Flag.HEAVIER})
+_COMPARISON_FLAGS = frozenset(
+    {Flag.METHODS_DIFFER, Flag.SLOWER, Flag.HEAVIER, Flag.CONTRACT_CHANGED}
+)
 
 _LIMIT_NAMES = ("memory", "cpus", "timeout")
 
@@ -306,6 +310,9 @@ def _flags(f: _Facts, verdict: Verdict) -> tuple[Flag, ...]:
         flags.add(Flag.ROUNDTRIP_FAILED)
     elif status == ProbeStatus.OK.value and roundtrip.get("identical") is False:
         flags.add(Flag.ROUNDTRIP_DIFFERS)
+    parity = _mapping(probes.get("parity"))
+    if parity.get("status") == ProbeStatus.OK.value and _list(parity.get("differs")):
+        flags.add(Flag.PARITY_DIFFERS)
     enforced = f.execution.enforced if f.execution is not None else {}
     if _not_enforced(f.requested, enforced):
         flags.add(Flag.LIMITS_NOT_ENFORCED)
@@ -330,6 +337,8 @@ def _comparison_flags(comparison: Comparison | None) -> set[Flag]:
         flags.add(Flag.SLOWER)
     if comparison.memory is not None and comparison.memory.exceeded:
         flags.add(Flag.HEAVIER)
+    if comparison.contract is not None and comparison.contract.differs:
+        flags.add(Flag.CONTRACT_CHANGED)
     return flags
 
 

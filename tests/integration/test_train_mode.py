@@ -130,3 +130,23 @@ def test_train_mode_on_docker_mounts_the_recipe_directory(
     assert cells[SK132]["verdict"] == "identical" and cells[SK142]["verdict"] == "drift"
     assert cells[SK142]["comparison"]["labels"]["flipped"] == 134
     assert all(cell["backend"] == "docker" for cell in cells.values())
+
+
+def test_a_drifted_pipeline_names_its_first_differing_step(tmp_path: Path) -> None:
+    # Measured: StandardScaler's output is bit-identical in 1.4.2 and 1.6.1, QuantileTransformer
+    # fitted on 30,000 rows is not, and the logistic regression after it drifts.
+    code, results = _run(DATA / "skew" / "matrix.toml", tmp_path / "out")
+    cells = _cells(results)
+    cell = cells["py3.10-scikit-learn1.6.1-numpy1.26.4"]
+    assert code == 1
+    assert cell["verdict"] == "drift"
+    skew = cell["comparison"]["skew"]
+    assert skew["first_difference"] == "quantile"
+    assert [(s["step"], s["status"]) for s in skew["steps"]] == [
+        ("scaler", "identical"),
+        ("quantile", "differs"),
+    ]
+    assert skew["summary"].startswith(
+        "scaler (StandardScaler) identical, quantile (QuantileTransformer) differs in"
+    )
+    assert "Pipeline steps" in (tmp_path / "out" / "report.md").read_text()

@@ -189,6 +189,15 @@ def main(out):
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as handle:
         json.dump(expected, handle)
 
+    # Contract probe: a model that kills its process on an empty batch, and its twin that
+    # answers it. Imported by its full name so that the pickle names a module the runner (whose
+    # working directory is the repository root) can import.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from tests.probes.crash_model import CrashOnEmpty
+
+    save("crash_on_empty.joblib", CrashOnEmpty())
+    save("empty_ok.joblib", CrashOnEmpty(crash=False))
+
     for name in os.listdir(out):
         index.setdefault(name, os.path.join(out, name))
     json.dump(index, sys.stdout, indent=1, sort_keys=True)

@@ -29,6 +29,7 @@ DATA = HERE / "data"
 
 PY311 = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"
+PY312 = "/root/.pyenv/versions/3.12.1/bin/python3.12"
 
 # The numeric stack is pinned completely (scipy and threadpoolctl too) so that the cached
 # environment computes the same wherever its content key is the same; pandas' date helpers
@@ -41,6 +42,16 @@ CELL_REQUIREMENTS = (
     "joblib==1.4.2",
     "threadpoolctl==3.5.0",
     "skops==0.16.0",
+)
+
+# The ONNX fixtures' producer stack (tests/data/onnx/build.py): the runtime that wrote the
+# expected outputs, and the converter and scikit-learn the parity probe needs.
+ONNX_CELL_REQUIREMENTS = (
+    "onnxruntime==1.23.2",
+    "numpy==2.2.6",
+    "scikit-learn==1.7.2",
+    "skl2onnx==1.20.0",
+    "onnx==1.23.2",
 )
 
 ALL_PROBES = ["environment", "imports", "load", "predict", "roundtrip"]
@@ -165,17 +176,28 @@ def _checked(command: list[str], env: dict[str, str], cwd: Path) -> None:
 
 @pytest.fixture(scope="session")
 def cell_python() -> Path:
-    """A Python 3.11 virtual environment with scikit-learn 1.5.2 and skops, built once and cached.
+    """A Python 3.11 environment with scikit-learn 1.5.2 and skops, built once and cached."""
+    return cached_environment(PY311, CELL_REQUIREMENTS)
+
+
+@pytest.fixture(scope="session")
+def onnx_cell_python() -> Path:
+    """A Python 3.12 environment with onnxruntime, skl2onnx and scikit-learn (ONNX, parity)."""
+    return cached_environment(PY312, ONNX_CELL_REQUIREMENTS)
+
+
+def cached_environment(interpreter: str, requirements: tuple[str, ...]) -> Path:
+    """Build a virtual environment once and cache it; return its python.
 
     The cache directory is keyed by the interpreter and the requirements, so changing either
     builds a new one; a directory without its ready marker (an interrupted build) is rebuilt.
     """
-    if not os.path.exists(PY311):
-        missing(f"Python 3.11 not found at {PY311}")
+    if not os.path.exists(interpreter):
+        missing(f"Python not found at {interpreter}")
     uv = shutil.which("uv")
     if uv is None:
         missing("uv is not installed")
-    key_source = json.dumps({"python": PY311, "requirements": CELL_REQUIREMENTS})
+    key_source = json.dumps({"python": interpreter, "requirements": requirements})
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
     root = _cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -186,9 +208,9 @@ def cell_python() -> Path:
         if not ready.exists():
             if venv.exists():
                 shutil.rmtree(venv)
-            # Never let uv fetch an interpreter of its own: the cell is *this* 3.11.
+            # Never let uv fetch an interpreter of its own: the cell is *this* interpreter.
             env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-            _checked([uv, "venv", "--quiet", "--python", PY311, str(venv)], env, root)
+            _checked([uv, "venv", "--quiet", "--python", interpreter, str(venv)], env, root)
             _checked(
                 [
                     uv,
@@ -199,7 +221,7 @@ def cell_python() -> Path:
                     str(python),
                     "--only-binary",
                     ":all:",
-                    *CELL_REQUIREMENTS,
+                    *requirements,
                 ],
                 env,
                 root,

@@ -39,7 +39,7 @@ def test_array_model_full_run(run_job: Run, cell_python: Path, models, expected)
         artifact=models["clf_array.joblib"],
         golden=models["golden_iris.csv"],
         imports=IMPORTS,
-        probes=["environment", "imports", "load", "predict", "roundtrip", "latency"],
+        probes=["environment", "imports", "load", "predict", "roundtrip", "no-such-probe"],
     )
     assert out.returncode == 0, out.stderr
     result = out.result
@@ -99,8 +99,8 @@ def test_array_model_full_run(run_job: Run, cell_python: Path, models, expected)
     assert roundtrip["differs"] == []
     assert (out.work / "roundtrip.joblib").exists()
 
-    assert out.probe("latency")["status"] == "skipped"
-    assert "unknown probe" in out.probe("latency")["reason"]
+    assert out.probe("no-such-probe")["status"] == "skipped"
+    assert "unknown probe" in out.probe("no-such-probe")["reason"]
     assert result["stage"] == "roundtrip"
     assert not [p.name for p in out.work.iterdir() if p.name.endswith(".tmp")]
 

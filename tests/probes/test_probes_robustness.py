@@ -167,7 +167,7 @@ def test_job_without_a_usable_work_directory(start, tmp_path, doc) -> None:
     ("change", "needle"),
     [
         ({"protocol": 99}, "protocol 99"),
-        ({"artifact": {"format": "onnx"}}, "onnx"),
+        ({"artifact": {"format": "pmml"}}, "pmml"),
         ({"probes": "load"}, "probes"),
     ],
     ids=["protocol", "format", "probes"],
@@ -176,7 +176,7 @@ def test_invalid_job_is_reported_in_the_result(start, tmp_path, change, needle) 
     doc = {
         "protocol": 1,
         "work": str(tmp_path),
-        "files": {"artifact": "/x.onnx"},
+        "files": {"artifact": "/x.pmml"},
         "probes": ["load"],
         **change,
     }

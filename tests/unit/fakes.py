@@ -161,6 +161,42 @@ def healthy(labels: tuple[Any, ...] = LABELS, proba: Any = PROBA) -> Scenario:
     return Scenario(result_doc(outputs=make_outputs(labels, proba)))
 
 
+# --- latency and memory (probes/latency.py, probes/_memory.py) ----------------------------------
+
+
+def memory(peak_kib: int, method: str = "VmHWM") -> dict[str, Any]:
+    """A probe record's ``memory``: the peak RSS (KiB) while it ran, and how it was measured."""
+    return {"method": method, "start_kib": peak_kib // 2, "peak_kib": peak_kib}
+
+
+def latency_record(p50_ms: Mapping[int, float], method: str = "predict") -> dict[str, Any]:
+    """A finished latency probe record: batch size (rows) → p50 in ms; the rest derived."""
+    batches = [
+        {"rows": rows, "status": "ok", "calls": 40, "warmup": 1, "p50_ms": p50}
+        | {"min_ms": p50 * 0.9, "p95_ms": p50 * 1.5, "max_ms": p50 * 2}
+        for rows, p50 in p50_ms.items()
+    ]
+    fields = {"budget_seconds": 1.0, "max_calls": 200, "batches": batches}
+    return _ok(2.0, method=method, input="array", **fields)
+
+
+def measured(
+    p50_ms: float = 2.0, peak_kib: int = 150_000, latency: Mapping[str, Any] | None = None
+) -> Scenario:
+    """Loads and predicts as :func:`healthy`, with a latency probe and load/predict peaks.
+
+    Args:
+        p50_ms: p50 at 1000 rows (1 and 100 rows are faster).
+        peak_kib: The peak of ``predict``; ``load`` peaks a little lower.
+        latency: A latency probe record instead of the one ``p50_ms`` gives.
+    """
+    timing = latency or latency_record({1: p50_ms / 8, 100: p50_ms / 4, 1000: p50_ms})
+    records = probe_records(latency=dict(timing))
+    records["load"] = {**records["load"], "memory": memory(peak_kib - 2_000)}
+    records["predict"] = {**records["predict"], "memory": memory(peak_kib)}
+    return Scenario(result_doc(probes=records))
+
+
 def import_failed() -> Scenario:
     """The pinned libraries do not import together (an ABI mismatch)."""
     message = "numpy.core.multiarray failed to import"
@@ -239,6 +275,61 @@ def segfault_in_load() -> Scenario:
     )
 
 
+# --- the contract probe (bad inputs) -------------------------------------------------------------
+
+#: What a strict classifier fitted on an array does with each bad input (probes/contract.py).
+CONTRACT_CASES: dict[str, str] = {
+    "missing-column": "ValueError",
+    "extra-column": "ValueError",
+    "wrong-dtype": "ValueError",
+    "unseen-missing": "ValueError",
+    "unseen-category": "not-applicable",
+    "empty-batch": "ValueError",
+    "single-row": "output",
+    "large-batch": "output",
+}
+
+
+def contract_case(behaviour: str, message: str = "bad input", **failed_checks: bool) -> dict:
+    """One case record: ``behaviour`` is an exception type, ``output`` or ``not-applicable``.
+
+    ``failed_checks`` (e.g. ``sums_to_one=False``) override the output checks of every method.
+    """
+    if behaviour == "not-applicable":
+        return {"outcome": behaviour, "reason": "the golden set has no categorical column"}
+    methods = {}
+    for method in ("predict", "predict_proba"):
+        if behaviour == "output":
+            checks = {"rows": True, "dtype": True, "finite": True, **failed_checks}
+            methods[method] = {"outcome": "output", "dtype": "float64", "checks": checks}
+        else:
+            methods[method] = {"outcome": "error", "error": {"type": behaviour, "message": message}}
+    outcome = "output" if behaviour == "output" else "error"
+    return {"outcome": outcome, "change": "a bad input", "rows": 4, "methods": methods}
+
+
+def contract_record(**behaviours: str) -> dict[str, Any]:
+    """A finished contract probe record: :data:`CONTRACT_CASES` with ``behaviours`` overriding."""
+    cases = {name: contract_case(kind) for name, kind in {**CONTRACT_CASES, **behaviours}.items()}
+    return _ok(0.2, input="array", large_rows=50000, cases=cases)
+
+
+def with_contract(record: Mapping[str, Any]) -> Scenario:
+    """Loads and predicts as :func:`healthy`, with this contract probe record."""
+    return Scenario(result_doc(probes=probe_records(contract=dict(record))))
+
+
+def crashed_in_contract(case: str) -> Scenario:
+    """Killed by SIGSEGV inside the contract case ``case``, after the cases before it finished."""
+    before = list(CONTRACT_CASES)[: list(CONTRACT_CASES).index(case)]
+    done = {name: contract_case(CONTRACT_CASES[name]) for name in before}
+    record = {"status": "running", "input": "array", "case": case, "cases": done}
+    return Scenario(
+        result_doc(probes=probe_records(contract=record), finished=False),
+        Execution(exit_code=None, signal=signal.SIGSEGV, seconds=0.4),
+    )
+
+
 def garbage_result() -> Scenario:
     """The runner left a result file that is not JSON."""
     return Scenario('{"protocol": 1, "probes": {', Execution(exit_code=0))
@@ -252,6 +343,11 @@ def no_result() -> Scenario:
 # --- the backend -------------------------------------------------------------------------------
 
 
+#: What the fake's ``save`` writes, followed by the producer's cell id (not a pickle: the host
+#: scans it and finds no opcode it would run).
+SAVED = b"model saved by "
+
+
 class FakeBackend:
     """A :class:`~driftmatrix.backends.base.Backend` whose cells play scripted scenarios.
 
@@ -260,6 +356,11 @@ class FakeBackend:
         unbuildable: ``(package, version)`` pins that cannot be installed: ``provision`` of a
             cell with any of them raises ``BuildError``.
         name: The backend name cells refer to (``venv`` is the matrix default).
+        pairs: ``(producer, consumer)`` → what the consumer does with a file the fake itself
+            saved in the producer cell (the grid); overrides ``scenarios``.
+
+    A job that requests ``save`` gets, as from the runner, ``artifact.<format>`` in its work
+    directory (bytes naming the producer cell) and a ``save`` record, when it predicted.
 
     Attributes:
         provisioned: Cell ids in the order ``provision`` was called for them.
@@ -272,9 +373,11 @@ class FakeBackend:
         scenarios: Mapping[str, Scenario] | None = None,
         unbuildable: Collection[tuple[str, str]] = (),
         name: str = "venv",
+        pairs: Mapping[tuple[str, str], Scenario] | None = None,
     ) -> None:
         self.name = name
         self.scenarios = dict(scenarios or {})
+        self.pairs = dict(pairs or {})
         self.unbuildable = frozenset(unbuildable)
         self.provisioned: list[str] = []
         self.runs: list[str] = []
@@ -318,7 +421,7 @@ class FakeBackend:
         assert all(Path(path).exists() for path in job["files"].values())
         assert (invocation.runner_dir / "probes" / "__main__.py").is_file()
         assert invocation.limits == cell.limits
-        scenario = self.scenarios.get(cell_id) or healthy()
+        scenario = self._scenario(cell_id, job)
         if scenario.wait_for is not None:
             # Bounded: a Runner bug must fail the test, not hang it.
             assert scenario.wait_for.wait(timeout=10), f"{cell_id} waited in vain"
@@ -328,12 +431,37 @@ class FakeBackend:
             if scenario.raises is not None:
                 raise scenario.raises
             self._write(invocation.work_dir, cell, scenario.result)
+            if "save" in job["probes"]:
+                self._save(invocation.work_dir, cell, job["artifact"]["format"])
             return scenario.execution
         finally:
             with self._lock:
                 self.runs.append(cell_id)
             if scenario.then_set is not None:
                 scenario.then_set.set()
+
+    def _scenario(self, cell_id: str, job: Mapping[str, Any]) -> Scenario:
+        artifact = job["files"].get("artifact")
+        if artifact is not None:
+            data = Path(artifact).read_bytes()
+            if data.startswith(SAVED):
+                pair = self.pairs.get((data[len(SAVED) :].decode(), cell_id))
+                if pair is not None:
+                    return pair
+        return self.scenarios.get(cell_id) or healthy()
+
+    @staticmethod
+    def _save(work: Path, cell: Cell, fmt: str) -> None:
+        path = work / "result.json"
+        if not path.is_file():
+            return
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc["probes"].get("predict", {}).get("status") != "ok":
+            return
+        data = SAVED + cell.id.encode()
+        (work / f"artifact.{fmt}").write_bytes(data)
+        doc["probes"]["save"] = _ok(0.01, file=f"artifact.{fmt}", bytes=len(data), sha256="0" * 64)
+        path.write_text(json.dumps(doc), encoding="utf-8")
 
     def cancel(self) -> None:
         """Stop every run: later ``run`` calls raise ``InfraError`` (as a real backend's do)."""

@@ -10,15 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftmatrix.compare import (
-    MAX_LABEL_ROWS,
-    MAX_SCORE_ROWS,
-    canonical_name,
-    compare,
-    diff_packages,
-)
+from driftmatrix.compare import MAX_LABEL_ROWS, MAX_SCORE_ROWS, compare
 from driftmatrix.comparison import Comparison, Observation, Ratio, Tolerances
 from driftmatrix.outcome import Verdict
+from driftmatrix.packages import canonical_name, diff_packages
 from driftmatrix.results import CellResult
 from driftmatrix.spec import CompareSpec
 
@@ -370,3 +365,15 @@ def test_rows_beyond_agree_with_numpy_isclose(
     result = scores(ref, cell, Tolerances(atol=atol, rtol=rtol))
     expected = int((~np.isclose(cell, ref, atol=atol, rtol=rtol, equal_nan=True)).sum())
     assert result.scores is not None and result.scores.beyond == expected
+
+
+def test_skops_audits_that_differ_are_listed() -> None:
+    from driftmatrix.auditdiff import diff_audit
+
+    ref = {"load": {"status": "ok", "untrusted_types": ["numpy.int64"]}}
+    cell = {"load": {"status": "ok", "untrusted_types": ["sklearn.tree._tree.Tree"]}}
+    diff = diff_audit(ref, cell)
+    assert diff is not None and diff.differs
+    assert diff.to_json() == {"added": ["sklearn.tree._tree.Tree"], "removed": ["numpy.int64"]}
+    assert diff_audit(ref, ref) is not None and not diff_audit(ref, ref).differs  # type: ignore[union-attr]
+    assert diff_audit(ref, {"load": {"status": "ok"}}) is None

@@ -64,14 +64,22 @@ def test_json_report_is_the_results_document() -> None:
 def test_fixture_comparisons_have_the_shape_compare_writes() -> None:
     """The hand-written fixture must not drift from what ``Comparison.to_json`` produces."""
     kinds = {"predict": {"kind": "labels"}, "predict_proba": {"kind": "scores"}}
+    # Latency and memory measured on both sides, so that their ratios are in the shape too.
+    peak = {"method": "VmHWM", "peak_kib": 1000}
+    timed = [{"rows": 1000, "status": "ok", "p50_ms": 1.0}]
+    probes = {
+        "load": {"status": "ok", "memory": peak},
+        "predict": {"status": "ok", "methods": kinds, "memory": peak},
+        "latency": {"status": "ok", "method": "predict", "batches": timed},
+    }
     ref = Observation(
         {"methods": {"predict": [0, 1], "predict_proba": [[1.0, 0.0], [0.4, 0.6]]}},
-        {"predict": {"methods": kinds}},
+        probes,
         {"numpy": "1.26.4", "scipy": "1.11.4"},
     )
     cell = Observation(
         {"methods": {"predict": [0, 0], "predict_proba": [[1.0, 0.0], [0.6, 0.4]]}},
-        {"predict": {"methods": kinds}},
+        probes,
         {"numpy": "2.1.3", "joblib": "1.4.2"},
     )
     real = compare(ref, cell, Tolerances(), reference_id="r").to_json()

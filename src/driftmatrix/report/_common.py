@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from driftmatrix.compare import canonical_name
 from driftmatrix.errors import EXIT_FINDING, EXIT_INFRA
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Flag, Verdict
+from driftmatrix.packages import canonical_name
 from driftmatrix.results import CellResult, RunResults
 from driftmatrix.verdict import exit_code
 
@@ -41,6 +41,7 @@ FLAG_MEANING: Mapping[Flag, str] = {
     Flag.PREDICT_WARNING: "warnings while predicting",
     Flag.ROUNDTRIP_DIFFERS: "saving and re-loading the model in this cell changed its outputs",
     Flag.ROUNDTRIP_FAILED: "saving or re-loading the model in this cell failed",
+    Flag.PARITY_DIFFERS: "converted to ONNX here (skl2onnx), onnxruntime predicts otherwise",
     Flag.SLOWER: "slower than the reference beyond `latency_ratio`",
     Flag.HEAVIER: "needs more memory than the reference beyond `memory_ratio`",
     Flag.CONTRACT_CHANGED: "behaves differently from the reference on bad inputs",
@@ -175,7 +176,32 @@ def differences(comparison: Mapping[str, Any]) -> list[str]:
     methods = _mapping(comparison.get("methods"))
     phrases.extend(f"{m} missing (the reference has it)" for m in _list(methods.get("missing")))
     phrases.extend(f"{m} only in this cell" for m in _list(methods.get("extra")))
+    skew = _mapping(comparison.get("skew"))
+    if phrases and skew.get("first_difference"):
+        # Where the difference starts, when the model is a pipeline whose steps were recorded.
+        phrases.append(f"pipeline: {skew.get('summary')}")
     return phrases
+
+
+def coverage(results: RunResults) -> tuple[list[str], str | None]:
+    """What the golden set misses (the reference cell's coverage probe), and its leaf share.
+
+    Returns:
+        ``(gaps, leaves)``: one sentence per gap, and "reaches 85% of the leaves (10 trees)" for
+        tree models (None otherwise).
+    """
+    reference = results.reference_result
+    record = _mapping(reference.probes.get("coverage")) if reference is not None else {}
+    if record.get("status") != "ok":
+        return [], None
+    gaps = [str(gap) for gap in _list(record.get("gaps"))]
+    leaves = _mapping(record.get("leaves"))
+    share = leaves.get("share")
+    text = None
+    if isinstance(share, (int, float)):
+        trees = leaves.get("trees")
+        text = f"reaches {share:.0%} of the leaves" + (f" ({trees} trees)" if trees != 1 else "")
+    return gaps, text
 
 
 def number(value: Any) -> str:

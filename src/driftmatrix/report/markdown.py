@@ -13,10 +13,11 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driftmatrix.compare import diff_packages
 from driftmatrix.errors import EXIT_FINDING, EXIT_OK
 from driftmatrix.outcome import Flag
+from driftmatrix.packages import diff_packages
 from driftmatrix.report import _common as common
+from driftmatrix.report import _resources as resources
 from driftmatrix.results import CellResult, RunResults
 
 #: Flipped rows listed per cell (the count is always exact).
@@ -48,9 +49,12 @@ def render(results: RunResults) -> str:
         "",
         *_table(["verdict", "cells", "meaning"], counts),
     ]
-    out += ["", _context(results), "", "### Cells", ""]
+    out += ["", _context(results), ""]
+    out += _coverage(results)
+    out += ["### Cells", ""]
     pins = common.pinned_packages(results)
-    headers = ["cell", "verdict", "flags", *pins, "flipped", "max score diff", "seconds"]
+    headers = ["cell", "verdict", "flags", *pins, "flipped", "max score diff", "p50 ms", "peak MiB"]
+    headers.append("seconds")
     rows = [_cell_row(cell, results.reference, pins) for cell in results.cells]
     out += [*_table(headers, rows), "", "### Details", ""]
     for cell in results.cells:
@@ -80,6 +84,8 @@ def _cell_row(cell: CellResult, reference: str, pins: list[str]) -> list[str]:
         *(_text(common.version(cell, pin)) for pin in pins),
         _dash(common.flipped(cell)),
         _dash(common.max_abs(cell)),
+        _dash(resources.latency_cell(cell, reference)),
+        _dash(resources.memory_cell(cell, reference)),
         f"{cell.seconds:.1f}",
     ]
 
@@ -101,7 +107,9 @@ def _details(cell: CellResult, results: RunResults) -> list[str]:
         body.append(f"**Error:** {_code(cell.error.type)}{message}")
     comparison = cell.comparison or {}
     body += _warnings(cell) + _flags(cell) + _labels(comparison) + _scores(comparison, results)
-    body += _methods(comparison)
+    body += _methods(comparison) + _skew(comparison) + _audit(comparison)
+    body += _contract(cell, comparison)
+    body += resources.markdown_details(cell, results.reference, _text)
     reference = results.reference_result
     if not is_reference and reference is not None and reference.installed and cell.installed:
         body += _packages(reference, cell)
@@ -130,10 +138,7 @@ def _warning(warning: Mapping[str, Any]) -> str:
         now = f" and loaded with {_code(str(current))}" if current else ""
         estimator = warning.get("estimator_name")
         what = f"{_code(str(estimator))} was" if estimator else "the model was"
-        return (
-            f"- {category}{times}: {what} saved with scikit-learn "
-            f"{_code(str(original))}{now}."
-        )
+        return f"- {category}{times}: {what} saved with scikit-learn {_code(str(original))}{now}."
     module = f" in {_code(str(warning['module']))}" if warning.get("module") else ""
     return f"- {category}{module}{times}: {_text(str(warning.get('message') or ''))}"
 
@@ -238,6 +243,66 @@ def _methods(comparison: Mapping[str, Any]) -> list[str]:
     ]
     lines += [f"- `{_plain(m)}` exists only in this cell" for m in extra]
     return ["**Prediction methods:**\n\n" + "\n".join(lines)] if lines else []
+
+
+def _coverage(results: RunResults) -> list[str]:
+    """The golden set's gaps, from the reference cell (a change on a missing row cannot show)."""
+    gaps, leaves = common.coverage(results)
+    if not gaps and leaves is None:
+        return []
+    lines = ["**Golden-set coverage:** " + (f"the golden set {leaves}." if leaves else "")]
+    if gaps:
+        lines[0] += " It misses:"
+        lines += [""] + [f"- {_text(gap)}" for gap in gaps]
+    return [*lines, ""]
+
+
+def _audit(comparison: Mapping[str, Any]) -> list[str]:
+    """skops' untrusted-type audit against the reference's: a reviewed list needs review again."""
+    audit = _mapping(comparison.get("audit"))
+    added, removed = _list(audit.get("added")), _list(audit.get("removed"))
+    if not added and not removed:
+        return []
+    parts = [f"now also reports {', '.join(map(_code, added))}"] if added else []
+    parts += [f"no longer reports {', '.join(map(_code, removed))}"] if removed else []
+    return [
+        "**skops audit** (`get_untrusted_types`) differs from the reference's: "
+        + "; ".join(parts)
+        + "."
+    ]
+
+
+def _skew(comparison: Mapping[str, Any]) -> list[str]:
+    """Each pipeline step against the reference's, when the outputs differ somewhere."""
+    skew = _mapping(comparison.get("skew"))
+    if not skew.get("first_difference"):
+        return []
+    return [f"**Pipeline steps** (where the difference starts): {_text(str(skew['summary']))}."]
+
+
+def _contract(cell: CellResult, comparison: Mapping[str, Any]) -> list[str]:
+    contract = _mapping(comparison.get("contract"))
+    changed = [_mapping(c) for c in _list(contract.get("changed"))]
+    crashed = contract.get("crashed")
+    out = []
+    if changed:
+        fed = _mapping(_mapping(cell.probes.get("contract")).get("cases"))
+        rows = [
+            [
+                f"`{_plain(c.get('case'))}`",
+                _text(str(_mapping(fed.get(str(c.get("case")))).get("change") or "")) or "—",
+                _code(str(c.get("reference"))),
+                _code(str(c.get("cell"))),
+            ]
+            for c in changed
+        ]
+        total = len(_list(contract.get("compared")))
+        title = f"**Bad inputs:** {len(changed)} of {total} cases behave differently:"
+        header = ["case", "input", "reference", "this cell"]
+        out.append(title + "\n\n" + "\n".join(_table(header, rows)))
+    if crashed:
+        out.append(f"The process died during the bad-input case `{_plain(crashed)}` (a crash).")
+    return out
 
 
 def _packages(reference: CellResult, cell: CellResult) -> list[str]:

@@ -11,6 +11,7 @@ from tabulate import tabulate
 from driftmatrix.errors import EXIT_FINDING, EXIT_OK
 from driftmatrix.outcome import Verdict
 from driftmatrix.report import _common as common
+from driftmatrix.report import _resources as resources
 from driftmatrix.results import CellResult, RunResults
 
 _REASON_CHARS = 200
@@ -30,7 +31,7 @@ def render(results: RunResults, *, color: bool = False) -> str:
     """
     pins = common.pinned_packages(results)
     headers = ["", "cell", *pins, "backend", "verdict", "flags", "flipped", "max score diff"]
-    headers.append("seconds")
+    headers += ["p50 ms", "peak MiB", "seconds"]
     rows = [_row(cell, results.reference, pins, color) for cell in results.cells]
     lines = [*_header(results), ""]
     lines.append(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
@@ -45,6 +46,10 @@ def render(results: RunResults, *, color: bool = False) -> str:
     why = _problems(results, color)
     if why:
         lines.extend(["", "Why:", *why])
+    gaps, _leaves = common.coverage(results)
+    if gaps:
+        # A comparison cannot show a change on rows the golden set does not have.
+        lines.extend(["", "Golden set gaps:", *(f"  {gap}" for gap in gaps)])
     return "\n".join(lines) + "\n"
 
 
@@ -76,6 +81,8 @@ def _row(cell: CellResult, reference: str, pins: list[str], color: bool) -> list
         ", ".join(flag.value for flag in cell.flags) or "-",
         common.flipped(cell),
         common.max_abs(cell),
+        resources.latency_cell(cell, reference),
+        resources.memory_cell(cell, reference),
         f"{cell.seconds:.1f}",
     ]
 
