@@ -14,6 +14,7 @@ test process never unpickles an artifact: only a cell's own interpreter does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -120,6 +121,13 @@ def test_two_cells_drift_then_report_rerenders_without_running(
     assert drifted["installed"]["scikit-learn"] == "1.4.2"
     # The raw outputs of every row are kept per cell, for later comparisons and --resume.
     assert len(cell_doc(out, REF)["outputs"]["row_ids"]) == golden_rows()
+    # The reference cell reproduces the outputs the demo's manifest recorded when it was built.
+    manifest = json.loads((GOLDEN.parent / "manifest.json").read_text(encoding="utf-8"))
+    methods = cell_doc(out, REF)["outputs"]["methods"]
+    assert {
+        name: hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+        for name, values in methods.items()
+    } == manifest["outputs"]
     # One progress line per cell, then the table on stdout.
     assert len(re.findall(r"^\[\d/2\] ", stderr, re.MULTILINE)) == 2
     assert REF in stdout and NEXT in stdout and "drift" in stdout
