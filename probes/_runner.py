@@ -222,6 +222,10 @@ def _execute(probe, ctx):
     seconds = round(time.perf_counter() - start, 6)
     status = details.pop("status")
     error = details.pop("error", None)
+    if status == "skipped" and error is None:
+        # A probe that found itself not applicable (roundtrip of an ONNX model): the protocol's
+        # skipped record, as for a probe the loop never started.
+        return {"status": "skipped", "seconds": 0.0, "reason": details.get("reason", "")}, stop
     record = {"status": "ok" if status == "running" else status, "seconds": seconds}
     peak = _memory.stop(memory)
     if peak is not None:
