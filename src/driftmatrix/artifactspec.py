@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from driftmatrix.specparse import Reader, did_you_mean
+from driftmatrix.specparse import Reader
+from driftmatrix.suggest import suggestion as did_you_mean
 
 Mode = Literal["load", "train"]
 Format = Literal["joblib", "pickle", "skops", "onnx"]

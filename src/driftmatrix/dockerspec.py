@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftmatrix.cells import join_key
-from driftmatrix.specparse import Reader, did_you_mean
+from driftmatrix.specparse import Reader
+from driftmatrix.suggest import suggestion as did_you_mean
 
 #: Where versions without an entry in ``images`` get their Python (see
 #: :data:`driftmatrix.backends.docker_images.PYTHON_SOURCES`, the same words).

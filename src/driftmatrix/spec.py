@@ -28,7 +28,8 @@ from driftmatrix.artifactspec import (
 from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand
 from driftmatrix.dockerspec import DockerSpec, parse_docker
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
-from driftmatrix.specparse import Reader, did_you_mean
+from driftmatrix.specparse import Reader
+from driftmatrix.suggest import suggestion as did_you_mean
 
 __all__ = [
     "DEFAULT_TRUSTED",

@@ -7,7 +7,6 @@ Each reader takes a raw TOML value and its key path and returns a typed value, o
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,8 @@ from packaging.version import InvalidVersion, Version
 from driftmatrix.cells import BACKENDS, Axis, LimitsPatch, Overrides, join_key
 from driftmatrix.errors import MatrixError
 from driftmatrix.outcome import Verdict
+from driftmatrix.suggest import near_miss
+from driftmatrix.suggest import suggestion as did_you_mean
 
 #: Keys of ``[axes]``, ``[[include]]``, ``[[exclude]]`` and ``[reference]`` that are not packages.
 RESERVED = ("python", "limits", "backend")
@@ -57,27 +58,6 @@ def type_name(value: object) -> str:
     if isinstance(value, list):
         return "an array"
     return "a date/time"
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``"did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
-def near_miss(word: str, target: str) -> bool:
-    """True when ``word`` is ``target`` with two letters swapped, one dropped or one added.
-
-    Why not difflib: a package key close to ``python`` must be flagged when it is a typo
-    (``pyhton``, ``pyton``) but not when it is a real project one letter away (``cython``).
-    """
-    if word == target or abs(len(word) - len(target)) > 1:
-        return False
-    if len(word) == len(target):
-        differ = sum(a != b for a, b in zip(word, target, strict=True))
-        return differ == 2 and sorted(word) == sorted(target)
-    short, long = sorted((word, target), key=len)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
