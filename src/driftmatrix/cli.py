@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="render the results of a run again (never re-runs)")
     rep.add_argument("dir", type=Path, help="a run's output directory")
-    rep.add_argument("--format", default="terminal", help="terminal | md | json")
+    rep.add_argument("--format", default="terminal", help="terminal | md | json | junit")
     return parser
 
 
@@ -171,8 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     results = runner.run()
     write_results(out, results)
     (out / "report.md").write_text(render(results, "md"), encoding="utf-8")
+    (out / "junit.xml").write_text(render(results, "junit"), encoding="utf-8")
     print(render(results, "terminal", color=sys.stdout.isatty()))
-    print(f"\nresults: {out / 'results.json'}   report: {out / 'report.md'}")
+    print(f"\nresults: {out / 'results.json'}   report: {out / 'report.md'}", end="")
+    print(f"   junit: {out / 'junit.xml'}")
     return exit_code(results, spec.compare.fail_on)
 
 

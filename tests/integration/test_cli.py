@@ -112,7 +112,13 @@ def test_two_cells_drift_then_report_rerenders_without_running(
 
     assert code == 1, stderr  # drift is a finding
     assert verdicts(out) == {REF: "identical", NEXT: "drift"}
-    for path in ("results.json", "report.md", f"cells/{REF}.json", f"cells/{NEXT}.json"):
+    for path in (
+        "results.json",
+        "report.md",
+        "junit.xml",
+        f"cells/{REF}.json",
+        f"cells/{NEXT}.json",
+    ):
         assert (out / path).is_file(), path
     # The drift is real and explained: rows flipped, and scikit-learn warned about the version.
     drifted = cell_doc(out, NEXT)

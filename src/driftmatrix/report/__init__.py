@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from driftmatrix.errors import UsageError
 from driftmatrix.report import json as json_report
-from driftmatrix.report import markdown, terminal
+from driftmatrix.report import junit, markdown, terminal
 from driftmatrix.results import RunResults
 
 #: ``--format`` name → render function.
@@ -18,6 +18,7 @@ FORMATS: Mapping[str, Callable[[RunResults], str]] = {
     "terminal": terminal.render,
     "md": markdown.render,
     "json": json_report.render,
+    "junit": junit.render,
 }
 
 
