@@ -1,7 +1,8 @@
 """The Markdown report, written to paste into a pull request that bumps dependencies.
 
 Order: the outcome in one line and a small table of verdict counts with their meaning; the
-table of cells; then one collapsed ``<details>`` block per cell with what a reviewer needs
+table of cells; then one collapsed ``<details>`` block per cell (within GitHub's comment size:
+report/_fit.py) with what a reviewer needs
 (error, warnings, flags, flipped rows by id and tag, score differences, packages that changed).
 Text from the run (exception messages, model outputs, tags) goes through :func:`_code` or
 :func:`_text`, so it can neither break a table nor inject HTML.
@@ -17,6 +18,7 @@ from driftmatrix.errors import EXIT_FINDING, EXIT_OK
 from driftmatrix.outcome import Flag
 from driftmatrix.packages import diff_packages
 from driftmatrix.report import _common as common
+from driftmatrix.report import _fit
 from driftmatrix.report import _resources as resources
 from driftmatrix.results import CellResult, RunResults
 
@@ -26,11 +28,13 @@ _ICON = {EXIT_OK: "✅", EXIT_FINDING: "❌"}
 _MARKDOWN_SPECIALS = "\\`*_[]|~"
 
 
-def render(results: RunResults) -> str:
-    """Render ``results`` as GitHub-flavoured Markdown.
+def render(results: RunResults, limit: int = _fit.GITHUB_LIMIT) -> str:
+    """Render ``results`` as GitHub-flavoured Markdown, at most ``limit`` characters.
 
     Args:
         results: A run, as read from results.json.
+        limit: The size it must fit (a GitHub comment by default; see report/_fit.py for what
+            is left out first).
 
     Returns:
         The report, ending with a newline.
@@ -51,15 +55,13 @@ def render(results: RunResults) -> str:
     ]
     out += ["", _context(results), ""]
     out += _coverage(results)
-    out += ["### Cells", ""]
     pins = common.pinned_packages(results)
     headers = ["cell", "verdict", "flags", *pins, "flipped", "max score diff", "p50 ms", "peak MiB"]
     headers.append("seconds")
-    rows = [_cell_row(cell, results.reference, pins) for cell in results.cells]
-    out += [*_table(headers, rows), "", "### Details", ""]
-    for cell in results.cells:
-        out += _details(cell, results)
-    return "\n".join(out).rstrip("\n") + "\n"
+    rows = [(cell, _cell_row(cell, results.reference, pins)) for cell in results.cells]
+    details = [_details(cell, results) for cell in results.cells]
+    lines = _fit.assemble(out, headers, rows, details, results.reference, _table, limit)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _context(results: RunResults) -> str:
