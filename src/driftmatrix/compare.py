@@ -51,10 +51,9 @@ and their JSON form).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from driftmatrix.auditdiff import diff_audit
 from driftmatrix.comparison import (
@@ -67,6 +66,8 @@ from driftmatrix.comparison import (
     ShapeMismatch,
 )
 from driftmatrix.contract import diff_contract
+from driftmatrix.elementwise import SAME, bit_identical, combine
+from driftmatrix.elementwise import diff as elementwise_diff
 from driftmatrix.packages import diff_packages
 from driftmatrix.resources import compare_latency, compare_memory
 from driftmatrix.skew import compare_steps
@@ -76,8 +77,6 @@ from driftmatrix.tolerance import Tolerance, for_method
 MAX_LABEL_ROWS = 50
 #: Rows beyond tolerance kept per score method.
 MAX_SCORE_ROWS = 10
-
-_INF = math.inf
 
 
 class Policy(Protocol):
@@ -194,7 +193,7 @@ def _compare_labels(method: str, ref: Any, cell: Any, rows: _Rows, classes: Any)
     flipped_at = [
         i
         for i, value in enumerate(ref_rows)
-        if mismatch or i >= len(cell_rows) or not _bit_identical(value, cell_rows[i])
+        if mismatch or i >= len(cell_rows) or not bit_identical(value, cell_rows[i])
     ]
     shown = tuple(_row(rows, i, ref_rows, cell_rows, None) for i in flipped_at[:MAX_LABEL_ROWS])
     return LabelDiff(
@@ -250,12 +249,12 @@ def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, tol: Toleranc
             shape_mismatch=mismatch,
             beyond_rows=frozenset(range(len(ref_rows))),
         )
-    total = _SAME
+    total = SAME
     beyond: list[int] = []
     shown_rows: list[RowDiff] = []
     for i, (r, c) in enumerate(zip(ref_rows, cell_rows, strict=True)):
-        diff = _diff(r, c, tol.atol, tol.rtol)
-        total = _combine(total, diff)
+        diff = elementwise_diff(r, c, tol.atol, tol.rtol)
+        total = combine(total, diff)
         if diff.beyond:
             beyond.append(i)
             if len(shown_rows) < MAX_SCORE_ROWS:
@@ -270,63 +269,6 @@ def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, tol: Toleranc
         rows=tuple(shown_rows),
         beyond_rows=frozenset(beyond),
     )
-
-
-class _Diff(NamedTuple):
-    abs: float  # largest |cell - ref|; inf when not comparable as numbers
-    rel: float  # largest |cell - ref| / |ref| over positions where ref != 0
-    beyond: bool
-    identical: bool
-
-
-_SAME = _Diff(0.0, 0.0, False, True)
-
-
-def _combine(a: _Diff, b: _Diff) -> _Diff:
-    return _Diff(
-        max(a.abs, b.abs), max(a.rel, b.rel), a.beyond or b.beyond, a.identical and b.identical
-    )
-
-
-def _diff(ref: Any, cell: Any, atol: float, rtol: float) -> _Diff:
-    """Elementwise difference of two JSON values of the same shape."""
-    if isinstance(ref, list) and isinstance(cell, list) and len(ref) == len(cell):
-        result = _SAME
-        for r, c in zip(ref, cell, strict=True):
-            result = _combine(result, _diff(r, c, atol, rtol))
-        return result
-    if _bit_identical(ref, cell):
-        return _SAME
-    r, c = _number(ref), _number(cell)
-    if r is None or c is None:
-        return _Diff(_INF, _INF, True, False)
-    if not (math.isfinite(r) and math.isfinite(c)):
-        both_nan = math.isnan(r) and math.isnan(c)
-        equal = both_nan or r == c  # inf == inf of the same sign
-        return _Diff(0.0, 0.0, False, False) if equal else _Diff(_INF, _INF, True, False)
-    delta = abs(c - r)  # may overflow to inf, which is simply beyond
-    rel = delta / abs(r) if r != 0 else 0.0
-    return _Diff(delta, rel, not delta <= atol + rtol * abs(r), False)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return float(value)
-    except OverflowError:  # an int beyond float range: only exact equality is meaningful
-        return None
-
-
-def _bit_identical(a: Any, b: Any) -> bool:
-    """Same JSON type and same value; floats by ``float.hex`` (NaN equals NaN, -0.0 != 0.0)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return bool(a.hex() == b.hex())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_bit_identical(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 # --- structure ---------------------------------------------------------------------------------

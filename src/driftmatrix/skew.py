@@ -5,8 +5,8 @@ ColumnTransformer), the output's shape, a hash per column and, when small, the v
 matched by name, in the reference's order. A step is:
 
 * ``identical``: same shape and every column bit-identical (same hashes);
-* ``equivalent``: values differ only within the ``[compare]`` tolerance
-  (``|cell - ref| <= atol + rtol * |ref|``, as for scores);
+* ``equivalent``: values differ only within the ``[compare]`` tolerance, by the rule scores
+  use (elementwise.py);
 * ``differs``: some columns beyond tolerance (or, without values, with other hashes);
 * ``shape``: another number of rows or columns;
 * ``error``: the step raised on one side only (on both with the same exception type: identical);
@@ -19,10 +19,11 @@ summary reads "scaler (StandardScaler) identical, quantile (QuantileTransformer)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from driftmatrix.elementwise import diff
 
 _SAME = ("identical", "equivalent")
 
@@ -168,16 +169,10 @@ def _beyond(
     beyond: list[int] = []
     largest = 0.0
     for column in columns:
-        out = False
-        for ref_row, cell_row in zip(ref, cell, strict=True):
-            a, b = float(ref_row[column]), float(cell_row[column])
-            if math.isnan(a) and math.isnan(b):
-                continue
-            diff = abs(b - a)
-            largest = max(largest, diff) if not math.isnan(diff) else math.inf
-            if not diff <= atol + rtol * abs(a):
-                out = True
-        if out:
+        # The rule of scores (elementwise.py), applied to one column at a time.
+        result = diff([row[column] for row in ref], [row[column] for row in cell], atol, rtol)
+        largest = max(largest, result.abs)
+        if result.beyond:
             beyond.append(column)
     return beyond, largest
 
