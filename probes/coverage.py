@@ -21,6 +21,7 @@ import math
 
 from .load import class_path
 from .predict import build_input, fitted_feature_names
+from .steps import column_parts
 
 #: Levels listed per encoder input (the count is always exact).
 MAX_LEVELS = 20
@@ -119,18 +120,9 @@ def _encoders(estimator, features, path=""):
                 return
         return
     if hasattr(estimator, "transformers_"):
-        try:
-            from sklearn.utils import _safe_indexing
-        except Exception:
-            return
-        for part_name, part, columns in estimator.transformers_:
-            if part in ("drop", "passthrough"):
-                continue
-            try:
-                selected = _safe_indexing(features, columns, axis=1)
-            except Exception:
-                continue
-            yield from _encoders(part, selected, "{}/{}".format(name, part_name))
+        for part_name, part, selected in column_parts(estimator, features):
+            if part != "passthrough" and not isinstance(selected, Exception):
+                yield from _encoders(part, selected, "{}/{}".format(name, part_name))
         return
     if hasattr(estimator, "categories_"):
         yield name, estimator, features

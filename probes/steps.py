@@ -51,24 +51,39 @@ def run(ctx, record: dict) -> None:
 
 def _parts(name: str, transformer, features) -> list:
     """Each fitted transformer of a ColumnTransformer, on its own columns."""
-    try:
-        from sklearn.utils import _safe_indexing
-    except Exception:  # an old or odd scikit-learn: the combined output is still recorded
-        return []
     parts = []
-    for part_name, part, columns in getattr(transformer, "transformers_", []):
-        if part == "drop" or _empty(columns):
-            continue
+    for part_name, part, selected in column_parts(transformer, features):
         label = "{}/{}".format(name, part_name)
         try:
-            selected = _safe_indexing(features, columns, axis=1)
+            if isinstance(selected, Exception):
+                raise selected
             output = selected if part == "passthrough" else part.transform(selected)
         except Exception as exc:
             parts.append({"step": label, "class": class_path(part), "error": error_info(exc)})
             continue
-        shown = part if part != "passthrough" else "passthrough"
-        parts.append(describe(label, shown, output))
+        parts.append(describe(label, part, output))
     return parts
+
+
+def column_parts(transformer, features):
+    """Each fitted part of a ColumnTransformer with the columns it receives.
+
+    Yields ``(name, part, selected)``; ``selected`` is the exception when selecting the columns
+    failed. Yields nothing when this scikit-learn has no ``_safe_indexing`` (the combined output
+    is still what the next step sees).
+    """
+    try:
+        from sklearn.utils import _safe_indexing
+    except Exception:
+        return
+    for part_name, part, columns in getattr(transformer, "transformers_", []):
+        if part == "drop" or _empty(columns):
+            continue
+        try:
+            selected = _safe_indexing(features, columns, axis=1)
+        except Exception as exc:
+            selected = exc
+        yield part_name, part, selected
 
 
 def _empty(columns) -> bool:
