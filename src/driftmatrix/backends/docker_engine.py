@@ -216,7 +216,7 @@ def _find_dockerd() -> str | None:
 
 def _log_path(cache_dir: Path | None) -> Path:
     if cache_dir is None:
-        # The same default as the command line's cache directory (cli.cache_dir).
+        # The same default as the command line's cache directory (paths.cache_dir).
         explicit = os.environ.get("DRIFTMATRIX_CACHE")
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         cache_dir = Path(explicit) if explicit else Path(base) / "driftmatrix"

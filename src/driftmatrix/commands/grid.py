@@ -1,0 +1,46 @@
+"""``driftmatrix grid``: save the model in every cell, load every cell's file in every cell."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from driftmatrix.commands._shared import backends_for, check_jobs, log, progress_line
+from driftmatrix.paths import cache_dir
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``grid`` to the sub-command parsers."""
+    grid = sub.add_parser(
+        "grid", help="save the model in every cell and load every cell's file in every cell"
+    )
+    grid.add_argument("matrix", type=Path, help="the matrix file (TOML) with a recipe")
+    grid.add_argument("--out", type=Path, help="output directory (default: out/<name>-grid)")
+    grid.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
+    grid.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
+    grid.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    grid.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
+    grid.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Build the producer × consumer grid; write grid.json and grid.md; print the table."""
+    from driftmatrix.grid import build_grid, grid_exit_code
+    from driftmatrix.report.grid import render_grid
+    from driftmatrix.results import write_json_atomic
+    from driftmatrix.run import RunOptions, default_jobs
+    from driftmatrix.spec import load_matrix
+
+    spec = load_matrix(args.matrix)
+    check_jobs(args.jobs)
+    out = args.out or Path("out") / f"{spec.name}-grid"
+    options = RunOptions(
+        out_dir=out, jobs=args.jobs or default_jobs(), resume=args.resume, backend=args.backend
+    )
+    backends = backends_for(spec, options.backend, args.no_cache)
+    grid = build_grid(spec, options, backends, cache_dir(), progress=progress_line, log=log)
+    write_json_atomic(out / "grid.json", grid.to_json())
+    (out / "grid.md").write_text(render_grid(grid, "md"), encoding="utf-8")
+    print(render_grid(grid, "terminal"))
+    print(f"grid: {out / 'grid.json'}   report: {out / 'grid.md'}")
+    return grid_exit_code(grid, spec.compare.fail_on)
