@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
-from driftmatrix.results import CellResult
+from driftmatrix.results import CellResult, RunResults
 
 if TYPE_CHECKING:
     from driftmatrix.backends.base import Backend
@@ -56,3 +57,25 @@ def backends_for(spec: MatrixSpec, override: str | None, no_cache: bool) -> Mapp
     for note in notes:
         log(note)
     return dict(backends)
+
+
+#: The report files every run (and merge) writes beside results.json: file name → format.
+REPORT_FILES = {"report.md": "md", "junit.xml": "junit"}
+
+
+def write_reports(out: Path, results: RunResults) -> None:
+    """Write results.json and every report file into ``out``; print the terminal table and paths.
+
+    Args:
+        out: The output directory.
+        results: The run's results.
+    """
+    from driftmatrix.report import render
+    from driftmatrix.results import write_results
+
+    path = write_results(out, results)
+    for name, fmt in REPORT_FILES.items():
+        (out / name).write_text(render(results, fmt), encoding="utf-8")
+    print(render(results, "terminal", color=sys.stdout.isatty()))
+    files = "   ".join(f"{fmt}: {out / name}" for name, fmt in REPORT_FILES.items())
+    print(f"\nresults: {path}   {files}")

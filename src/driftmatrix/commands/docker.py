@@ -14,9 +14,7 @@ from driftmatrix.paths import cache_dir
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``docker`` (and ``docker setup``) to the sub-command parsers."""
     dock = sub.add_parser("docker", help="the Docker engine and base images")
-    dock_sub = dock.add_subparsers(
-        dest="docker_command", required=True, parser_class=type(dock)
-    )
+    dock_sub = dock.add_subparsers(dest="docker_command", required=True, parser_class=type(dock))
     setup = dock_sub.add_parser(
         "setup", help="install/start the engine (as root) and build the Python base images"
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import backends_for, check_jobs, progress_line
+from driftmatrix.commands._shared import backends_for, check_jobs, progress_line, write_reports
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
 
@@ -34,8 +33,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Run the matrix; write results.json, report.md and junit.xml; print the table."""
-    from driftmatrix.report import render
-    from driftmatrix.results import write_results
     from driftmatrix.run import Runner, RunOptions, default_jobs
     from driftmatrix.spec import load_matrix
     from driftmatrix.verdict import exit_code
@@ -59,10 +56,5 @@ def main(args: argparse.Namespace) -> int:
     backends = backends_for(spec, options.backend, args.no_cache)
     runner = Runner(spec, options, backends, cache_dir(), progress=progress_line)
     results = runner.run()
-    write_results(out, results)
-    (out / "report.md").write_text(render(results, "md"), encoding="utf-8")
-    (out / "junit.xml").write_text(render(results, "junit"), encoding="utf-8")
-    print(render(results, "terminal", color=sys.stdout.isatty()))
-    print(f"\nresults: {out / 'results.json'}   report: {out / 'report.md'}", end="")
-    print(f"   junit: {out / 'junit.xml'}")
+    write_reports(out, results)
     return exit_code(results, spec.compare.fail_on)
