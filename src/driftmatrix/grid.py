@@ -28,7 +28,7 @@ from driftmatrix.backends.base import Backend
 from driftmatrix.errors import MatrixError
 from driftmatrix.outcome import Flag, Verdict
 from driftmatrix.results import CellResult, ErrorInfo
-from driftmatrix.run import Progress, Runner, RunOptions
+from driftmatrix.run import PhaseChange, Progress, Runner, RunOptions
 from driftmatrix.spec import MatrixSpec
 
 #: Stage 1: train (``load`` becomes ``train`` in train mode), predict, save.
@@ -151,6 +151,7 @@ def build_grid(
     backends: Mapping[str, Backend],
     cache_dir: Path,
     progress: Progress | None = None,
+    phase: PhaseChange | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Grid:
     """Produce in every cell, then consume every producer's file in every cell.
@@ -162,6 +163,7 @@ def build_grid(
         backends: Backend name → backend, as for a run.
         cache_dir: driftmatrix's cache.
         progress: Called as each cell of each stage finishes.
+        phase: Called as each cell of each stage is queued, starts building, starts probing.
         log: Called with one line as each stage starts.
 
     Raises:
@@ -181,7 +183,7 @@ def build_grid(
     say(f"grid: training and saving the model in {count} cells")
     trained = replace(spec, artifact=replace(artifact, mode="train"))
     produce = replace(options, out_dir=out / "produce", probes=PRODUCE_PROBES, cell_ids=())
-    produced = Runner(trained, produce, backends, cache_dir, progress).run()
+    produced = Runner(trained, produce, backends, cache_dir, progress, phase).run()
     producers = tuple(_producer(cell, out, artifact.format) for cell in produced.cells)
     pairs: list[Pair] = []
     for producer in producers:
@@ -198,7 +200,7 @@ def build_grid(
         consume = replace(
             options, out_dir=out / "from" / producer.cell, probes=CONSUME_PROBES, cell_ids=()
         )
-        results = Runner(loaded, consume, backends, cache_dir, progress).run()
+        results = Runner(loaded, consume, backends, cache_dir, progress, phase).run()
         pairs.extend(_pair(producer.cell, cell) for cell in results.cells)
     return Grid(
         matrix=spec.name,

@@ -24,6 +24,7 @@ from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
 from driftmatrix.compare import compare
 from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
+from driftmatrix.progress import Phase
 from driftmatrix.results import CellResult, RunResults, write_cell
 from driftmatrix.resume import RunInputs, cell_fingerprint, reusable
 from driftmatrix.screening import NOT_SCANNED, Screening, screen
@@ -32,6 +33,9 @@ from driftmatrix.suggest import did_you_mean
 
 #: Called with each finished cell, its position and the total, for progress lines.
 Progress = Callable[[CellResult, int, int], None]
+
+#: Called as a cell enters a phase (queued, building, probing, waiting), for a live display.
+PhaseChange = Callable[[str, Phase], None]
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class Runner:
         backends: Backend name → backend instance, for every backend the cells use.
         cache_dir: Where the runner code is staged.
         progress: Called as each cell finishes.
+        phase: Called as each cell is queued, starts building, starts probing, waits for the
+            reference.
     """
 
     def __init__(
@@ -125,12 +131,14 @@ class Runner:
         backends: Mapping[str, Backend],
         cache_dir: Path,
         progress: Progress | None = None,
+        phase: PhaseChange | None = None,
     ) -> None:
         self.spec = spec
         self.options = options
         self.backends = backends
         self.cache_dir = cache_dir
         self.progress = progress
+        self.phase = phase or (lambda cell_id, phase: None)
         self._cancelled = threading.Event()
 
     def backend_name(self, cell: Cell) -> str:
@@ -175,6 +183,8 @@ class Runner:
         final: dict[str, CellResult] = {}
         waiting: list[CellResult] = []  # finished before the reference: compared once it is in
         reference: CellResult | None = None
+        for cell in todo:
+            self.phase(cell.id, Phase.QUEUED)
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
         try:
             futures = [pool.submit(self._cell, cell, inputs) for cell in todo]
@@ -186,6 +196,7 @@ class Runner:
                 else:
                     waiting.append(result)
                 if reference is None:
+                    self.phase(result.id, Phase.WAITING)
                     continue
                 for done in waiting:
                     final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
@@ -292,6 +303,7 @@ class Runner:
         try:
             backend = self.backends[backend_name]
             backend_name = backend.name  # "auto" is recorded as what it resolved to
+            self.phase(cell.id, Phase.BUILDING)
             env = backend.provision(cell)
             environment = {"location": env.location, "base": env.base}
             work = self.options.out_dir / "work" / cell.id
@@ -309,6 +321,7 @@ class Runner:
                 trusted_types=inputs.screening.trusted_types,
                 recipe=self.spec.artifact.recipe if self.spec.artifact.mode == "train" else None,
             )
+            self.phase(cell.id, Phase.PROBING)
             execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))
             facts["execution"] = execution
             facts["result"] = runner.read_result(work)

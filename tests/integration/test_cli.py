@@ -134,8 +134,9 @@ def test_two_cells_drift_then_report_rerenders_without_running(
         name: hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
         for name, values in methods.items()
     } == manifest["outputs"]
-    # One progress line per cell, then the table on stdout.
+    # One progress line per cell (stderr is not a terminal: plain lines), then the table.
     assert len(re.findall(r"^\[\d/2\] ", stderr, re.MULTILINE)) == 2
+    assert "\x1b" not in stderr
     assert REF in stdout and NEXT in stdout and "drift" in stdout
 
     # `report` renders from results.json alone: given nothing else (no cells, no matrix, no
@@ -153,6 +154,41 @@ def test_two_cells_drift_then_report_rerenders_without_running(
     code, table, _ = cli(capsys, "report", str(alone), "--format", "terminal")
     assert code == 0 and REF in table and NEXT in table and "drift" in table
     assert sorted(p.name for p in alone.iterdir()) == before  # nothing was written
+
+
+@pytest.mark.slow
+def test_a_terminal_gets_a_live_display(cache: Path, tmp_path: Path) -> None:
+    """stderr on a real pseudo-terminal: the live block (done/running/queued, each running
+    cell's phase) is drawn and erased, and what stays on screen is one line per cell."""
+    primary, secondary = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TERM": "xterm"}
+    command = [sys.executable, "-m", "driftmatrix", "run", str(E2E / "two-cells.toml")]
+    with subprocess.Popen(
+        [*command, "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+        cwd=tmp_path,
+    ) as process:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = process.communicate(timeout=RUN_TIMEOUT)[0].decode()
+    os.close(primary)
+    raw = b"".join(chunks).decode()
+    assert process.returncode == 1, raw
+    assert "\x1b[?25l" in raw and raw.endswith("\x1b[?25h")  # the cursor is given back
+    assert re.search(r"0 of 2 done · [12] running · [01] queued", raw)
+    assert re.search(rf"(building|probing) +{re.escape(NEXT)}", raw)
+    assert re.search(rf"\[\d/2\] {re.escape(NEXT)}  drift", raw)
+    assert "drift" in stdout and "\x1b[?25" not in stdout  # the table itself is not redrawn
 
 
 def test_report_with_an_unknown_format_is_one_line_exit_2(

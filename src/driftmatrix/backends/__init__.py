@@ -23,8 +23,9 @@ __all__ = [
 ]
 
 
-def _venv(*, docker: object = None, **options: Any) -> Backend:
-    # ``docker`` (the matrix's [docker] table) is the docker backend's alone.
+def _venv(*, docker: object = None, log: object = None, **options: Any) -> Backend:
+    # ``docker`` (the matrix's [docker] table) and ``log`` (the venv backend has nothing to
+    # tell while it builds) are the docker backend's alone.
     return VenvBackend(**options)
 
 
@@ -35,8 +36,8 @@ def _docker(**options: Any) -> Backend:
     return DockerBackend(**options)
 
 
-#: Backend name → factory taking the keyword options (``cache_dir``, ``no_cache``, ``docker``);
-#: each uses the ones that concern it.
+#: Backend name → factory taking the keyword options (``cache_dir``, ``no_cache``, ``docker``,
+#: ``log``); each uses the ones that concern it.
 BACKENDS: dict[str, Callable[..., Backend]] = {
     "venv": _venv,
     "docker": _docker,
@@ -60,8 +61,9 @@ def get_backend(name: str, **options: Any) -> Backend:
 def resolve_backends(names: Iterable[str], **options: Any) -> tuple[dict[str, Backend], list[str]]:
     """Create one backend per name the cells use, resolving ``auto``.
 
-    Every factory receives the same keyword ``options`` (``cache_dir``, ``no_cache``, and
-    ``docker``, the matrix's :class:`~driftmatrix.dockerspec.DockerSpec`). A name and
+    Every factory receives the same keyword ``options`` (``cache_dir``, ``no_cache``,
+    ``docker``, the matrix's :class:`~driftmatrix.dockerspec.DockerSpec`, and ``log``, where
+    notes made while cells run go). A name and
     ``auto`` resolving to it share one instance, so they share its environment cache.
 
     Returns:

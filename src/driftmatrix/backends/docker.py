@@ -12,6 +12,7 @@ import contextlib
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,12 @@ from driftmatrix.dockerspec import DockerSpec
 from driftmatrix.errors import InfraError
 
 
+def _stderr(line: str) -> None:
+    # Which Python image a cell got (registry or local build) is a choice made for the user;
+    # say it where they read progress.
+    print(f"driftmatrix: {line}", file=sys.stderr, flush=True)
+
+
 class DockerBackend:
     """Runs every cell in its own container.
 
@@ -37,14 +44,21 @@ class DockerBackend:
         cache_dir: Where build contexts and logs are kept.
         no_cache: Rebuild cell images instead of reusing them by tag.
         docker: The matrix's ``[docker]`` table: which image each Python version starts from.
+        log: Where notes go while cells run (which image a cell got, containers swept); the
+            command's progress display, so they never garble it. Default: stderr.
     """
 
     name = "docker"
 
     def __init__(
-        self, cache_dir: Path, no_cache: bool = False, docker: DockerSpec | None = None
+        self,
+        cache_dir: Path,
+        no_cache: bool = False,
+        docker: DockerSpec | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.cache_dir = cache_dir
+        self._log = log or _stderr
         self.no_cache = no_cache
         self.docker = docker or DockerSpec()
         self._lock = threading.Lock()
@@ -52,12 +66,6 @@ class DockerBackend:
         self._images: Images | None = None
         self._cancelled = threading.Event()
         self._run_id = uuid.uuid4().hex[:12]
-
-    @staticmethod
-    def _log(line: str) -> None:
-        # Which Python image a cell got (registry or local build) is a choice made for the
-        # user; say it where they read progress.
-        print(f"driftmatrix: {line}", file=sys.stderr, flush=True)
 
     def _connected(self) -> tuple[Any, Images]:
         # Connect lazily: a matrix whose docker cells are all filtered out never needs a daemon.

@@ -1,15 +1,15 @@
-"""What several sub-commands share: the backends a matrix needs, one progress line per cell."""
+"""What several sub-commands share: the backends a matrix needs, the files a run writes."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
-from driftmatrix.results import CellResult, RunResults
+from driftmatrix.results import RunResults
 
 if TYPE_CHECKING:
     from driftmatrix.backends.base import Backend
@@ -31,28 +31,19 @@ def check_jobs(jobs: int | None) -> None:
         raise UsageError(f"--jobs {jobs}: must be 1 or more")
 
 
-def progress_line(result: CellResult, done: int, total: int) -> None:
-    """One line on stderr for a finished cell: position, id, verdict, time, why it failed."""
-    width = len(str(total))
-    error = ""
-    if result.error:
-        message = result.error.message
-        error = f" — {result.error.type}" + (f": {message}" if message else "")
-    print(
-        f"[{done:>{width}}/{total}] {result.id}  {result.verdict.value}  "
-        f"({result.seconds:.1f}s){error[:160]}",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def backends_for(spec: MatrixSpec, override: str | None, no_cache: bool) -> Mapping[str, Backend]:
-    """The backends the cells use, with one line on stderr for each note they give."""
+def backends_for(
+    spec: MatrixSpec,
+    override: str | None,
+    no_cache: bool,
+    log: Callable[[str], None] = log,
+) -> Mapping[str, Backend]:
+    """The backends the cells use; each note they give (now or while cells run) goes to
+    ``log`` (the progress display's, so that notes never garble it)."""
     from driftmatrix.backends import resolve_backends
 
     names = {override or cell.backend for cell in spec.cells}
     backends, notes = resolve_backends(
-        names, cache_dir=cache_dir(), no_cache=no_cache, docker=spec.docker
+        names, cache_dir=cache_dir(), no_cache=no_cache, docker=spec.docker, log=log
     )
     for note in notes:
         log(note)

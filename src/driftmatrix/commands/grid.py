@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import backends_for, check_jobs, log, progress_line
+from driftmatrix.commands._shared import backends_for, check_jobs
 from driftmatrix.paths import cache_dir
+from driftmatrix.progress import display_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,8 +39,17 @@ def main(args: argparse.Namespace) -> int:
     options = RunOptions(
         out_dir=out, jobs=args.jobs or default_jobs(), resume=args.resume, backend=args.backend
     )
-    backends = backends_for(spec, options.backend, args.no_cache)
-    grid = build_grid(spec, options, backends, cache_dir(), progress=progress_line, log=log)
+    with display_for(sys.stderr) as display:
+        backends = backends_for(spec, options.backend, args.no_cache, display.log)
+        grid = build_grid(
+            spec,
+            options,
+            backends,
+            cache_dir(),
+            progress=display.finished,
+            phase=display.phase,
+            log=display.log,
+        )
     write_json_atomic(out / "grid.json", grid.to_json())
     (out / "grid.md").write_text(render_grid(grid, "md"), encoding="utf-8")
     print(render_grid(grid, "terminal"))

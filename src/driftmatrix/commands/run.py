@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import backends_for, check_jobs, progress_line, write_reports
+from driftmatrix.commands._shared import backends_for, check_jobs, write_reports
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
+from driftmatrix.progress import display_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,8 +55,11 @@ def main(args: argparse.Namespace) -> int:
         backend=args.backend,
         trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
     )
-    backends = backends_for(spec, options.backend, args.no_cache)
-    runner = Runner(spec, options, backends, cache_dir(), progress=progress_line)
-    results = runner.run()
+    with display_for(sys.stderr) as display:
+        backends = backends_for(spec, options.backend, args.no_cache, display.log)
+        runner = Runner(
+            spec, options, backends, cache_dir(), progress=display.finished, phase=display.phase
+        )
+        results = runner.run()
     write_reports(out, results)
     return exit_code(results, spec.compare.fail_on)
