@@ -44,6 +44,9 @@ needs numpy. Decisions, so that every report and verdict means the same thing:
   added and removed against the reference's.
 * **Feature skew** (skew.py): each pipeline step's output against the reference's step of the
   same name, with the score tolerance; the first step that differs is where a drift starts.
+* **A sample for plots**: a score method that is not bit-identical (and keeps its shape) keeps
+  the first value of up to ``MAX_SAMPLE_ROWS`` evenly spaced rows on both sides, because
+  results.json has no raw outputs and the HTML report plots the reference against the cell.
 
 The result is a :class:`~driftmatrix.comparison.Comparison` (comparison.py: the frozen values
 and their JSON form).
@@ -77,6 +80,8 @@ from driftmatrix.tolerance import Tolerance, for_method
 MAX_LABEL_ROWS = 50
 #: Rows beyond tolerance kept per score method.
 MAX_SCORE_ROWS = 10
+#: Rows sampled per score method that differs (their first value on both sides, for plots).
+MAX_SAMPLE_ROWS = 100
 
 
 class Policy(Protocol):
@@ -268,7 +273,22 @@ def _compare_scores(method: str, ref: Any, cell: Any, rows: _Rows, tol: Toleranc
         identical=total.identical,
         rows=tuple(shown_rows),
         beyond_rows=frozenset(beyond),
+        sample=() if total.identical else _sample(ref_rows, cell_rows),
     )
+
+
+def _sample(ref_rows: list[Any], cell_rows: list[Any]) -> tuple[tuple[Any, Any], ...]:
+    """The first value of evenly spaced rows on both sides (all rows when there are few)."""
+    count = min(len(ref_rows), MAX_SAMPLE_ROWS)
+    picked = sorted({i * len(ref_rows) // count for i in range(count)}) if count else []
+    return tuple((_first(ref_rows[i]), _first(cell_rows[i])) for i in picked)
+
+
+def _first(value: Any) -> Any:
+    # A row of predict_proba is a list of columns: its first one (the first output).
+    while isinstance(value, list) and value:
+        value = value[0]
+    return value
 
 
 # --- structure ---------------------------------------------------------------------------------

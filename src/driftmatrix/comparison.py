@@ -131,9 +131,13 @@ class ScoreDiff:
     # The tolerance applied when float32 outputs widened the matrix's (tolerance.py); None: as
     # in [compare] scores.
     tolerance: Applied | None = None
+    # (reference, cell) first values of evenly spaced rows when the outputs differ: results.json
+    # has no raw outputs, and a reference-vs-cell plot (the HTML report) needs some.
+    sample: tuple[tuple[Any, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (``atol``/``rtol`` only when float32 outputs widened the matrix's)."""
+        """JSON form (``atol``/``rtol`` only when float32 outputs widened the matrix's;
+        ``sample`` only when the outputs differ and have the same shape)."""
         doc = {
             "max_abs": self.max_abs,
             "max_rel": self.max_rel,
@@ -145,6 +149,11 @@ class ScoreDiff:
         }
         if self.tolerance is not None:
             doc.update(atol=self.tolerance.atol, rtol=self.tolerance.rtol)
+        if self.sample:
+            doc["sample"] = {
+                "reference": [ref for ref, _ in self.sample],
+                "cell": [cell for _, cell in self.sample],
+            }
         return doc
 
 

@@ -51,7 +51,7 @@ def backends_for(
 
 
 #: The report files every run (and merge) writes beside results.json: file name → format.
-REPORT_FILES = {"report.md": "md", "junit.xml": "junit"}
+REPORT_FILES = {"report.md": "md", "junit.xml": "junit", "report.html": "html"}
 
 
 def write_reports(out: Path, results: RunResults) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from driftmatrix.errors import UsageError
+from driftmatrix.report import html, junit, markdown, terminal
 from driftmatrix.report import json as json_report
-from driftmatrix.report import junit, markdown, terminal
 from driftmatrix.results import RunResults
 
 #: ``--format`` name → render function.
@@ -19,6 +19,7 @@ FORMATS: Mapping[str, Callable[[RunResults], str]] = {
     "md": markdown.render,
     "json": json_report.render,
     "junit": junit.render,
+    "html": html.render,
 }
 
 
