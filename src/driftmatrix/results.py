@@ -141,6 +141,9 @@ class RunResults:
         reference: Id of the reference cell.
         cells: Results in matrix order.
         compare: The ``[compare]`` policy used (tolerances, ratios, fail_on).
+        inputs: What every cell shares (hashes of the matrix, artifact, golden set, runner
+            code; see ``RunInputs.to_json``): ``driftmatrix merge`` checks it. Empty in files
+            written before it existed; omitted from the JSON then.
     """
 
     matrix: Mapping[str, Any]
@@ -148,6 +151,7 @@ class RunResults:
     reference: str
     cells: tuple[CellResult, ...]
     compare: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def reference_result(self) -> CellResult | None:
@@ -162,6 +166,7 @@ class RunResults:
             "artifact": dict(self.artifact),
             "reference": self.reference,
             "compare": dict(self.compare),
+            **({"inputs": dict(self.inputs)} if self.inputs else {}),
             "cells": [cell.to_json(with_outputs=False) for cell in self.cells],
         }
 
@@ -178,6 +183,7 @@ class RunResults:
             reference=str(doc["reference"]),
             cells=tuple(CellResult.from_json(c) for c in doc["cells"]),
             compare=dict(doc.get("compare") or {}),
+            inputs=dict(doc.get("inputs") or {}),
         )
 
 

@@ -11,7 +11,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from driftmatrix import __version__
 from driftmatrix.cells import Cell
 from driftmatrix.outcome import Verdict
 from driftmatrix.results import CellResult, cell_path, read_cell
@@ -35,6 +37,22 @@ class RunInputs:
     recipe_sha256: str = ""
     probes: tuple[str, ...] = ()
     screening: Screening = NOT_SCANNED
+
+    def to_json(self, spec: MatrixSpec) -> dict[str, Any]:
+        """results.json's ``inputs``: what every cell of the run shares. ``driftmatrix merge``
+        combines only jobs whose inputs are equal (the same matrix, artifact, golden set, recipe,
+        runner code, probes and trust decision), so no merged report mixes two runs."""
+        return {
+            "driftmatrix": __version__,
+            "matrix_sha256": spec.sha256,
+            "artifact_sha256": self.artifact_sha256,
+            "golden_sha256": self.golden_sha256,
+            "recipe_sha256": self.recipe_sha256,
+            "runner_sha256": self.runner_hash,
+            "probes": list(self.probes),
+            "rejected": list(self.screening.rejection),
+            "trusted_types": list(self.screening.trusted_types),
+        }
 
 
 def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInputs) -> str:

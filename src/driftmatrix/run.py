@@ -22,7 +22,7 @@ from typing import Any
 from driftmatrix import runner, snapshot, verdict
 from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
-from driftmatrix.compare import compare
+from driftmatrix.compare import Policy, compare
 from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
 from driftmatrix.progress import Phase
 from driftmatrix.results import CellResult, RunResults, write_cell
@@ -46,6 +46,7 @@ class RunOptions:
         out_dir: Where results go.
         jobs: How many cells run at once.
         cell_ids: Run only these cells (and the reference, which every comparison needs).
+        compare: False for a CI job's share: exactly ``cell_ids``, compared later by ``merge``.
         resume: Reuse finished cells whose inputs are unchanged.
         backend: Override every cell's backend (``--backend``), or None.
         trusted_sha256: Artifact hashes trusted whatever globals they reference
@@ -57,6 +58,7 @@ class RunOptions:
     out_dir: Path
     jobs: int = 1
     cell_ids: tuple[str, ...] = ()
+    compare: bool = True
     resume: bool = False
     backend: str | None = None
     trusted_sha256: tuple[str, ...] = ()
@@ -174,7 +176,7 @@ class Runner:
         inputs = replace(inputs, screening=self._screen(inputs))
         by_id = {cell.id: cell for cell in self.spec.cells}
         todo = list(selected)
-        if self.spec.reference not in {c.id for c in todo}:
+        if self.options.compare and self.spec.reference not in {c.id for c in todo}:
             todo.insert(0, by_id[self.spec.reference])
         else:
             # The reference first: every comparison waits for it, nothing else does.
@@ -190,12 +192,12 @@ class Runner:
             futures = [pool.submit(self._cell, cell, inputs) for cell in todo]
             for future in as_completed(futures):
                 result = future.result()
-                if result.id == self.spec.reference:
+                if result.id == self.spec.reference and self.options.compare:
                     reference = result
                     waiting.insert(0, result)
                 else:
                     waiting.append(result)
-                if reference is None:
+                if reference is None and self.options.compare:
                     self.phase(result.id, Phase.WAITING)
                     continue
                 for done in waiting:
@@ -212,7 +214,7 @@ class Runner:
             raise
         pool.shutdown()
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
-        return self.results(cells, inputs.artifact_sha256, inputs.screening)
+        return self.results(cells, inputs)
 
     def _snapshots(self) -> tuple[snapshot.Snapshot | None, snapshot.Snapshot]:
         """Freeze the artifact and the golden set: cells open these copies, never the originals.
@@ -246,34 +248,32 @@ class Runner:
             self.cache_dir,
         )
 
-    def _settle(self, cell: CellResult, reference: CellResult, done: int, total: int) -> CellResult:
-        """Compare a finished cell with the reference, write its file, report progress."""
-        result = compare_with_reference(cell, reference, self.spec)
+    def _settle(
+        self, cell: CellResult, reference: CellResult | None, done: int, total: int
+    ) -> CellResult:
+        """Compare a finished cell with the reference (if any), write its file, report progress."""
+        result = compare_with_reference(cell, reference, self.spec.compare)
         write_cell(self.options.out_dir, result)
         if self.progress:
             self.progress(result, done, total)
         return result
 
-    def results(
-        self,
-        cells: tuple[CellResult, ...],
-        artifact_sha256: str,
-        screening: Screening = NOT_SCANNED,
-    ) -> RunResults:
+    def results(self, cells: tuple[CellResult, ...], inputs: RunInputs) -> RunResults:
         """The run's results from its settled cells."""
-        artifact = self.spec.artifact
+        artifact, screening = self.spec.artifact, inputs.screening
         return RunResults(
             matrix={
                 "name": self.spec.name,
                 "path": str(self.spec.path),
                 "sha256": self.spec.sha256,
+                "cells": [cell.id for cell in self.spec.cells],  # `merge` names those never run
             },
             artifact={
                 "mode": artifact.mode,
                 "path": str(artifact.path) if artifact.path else None,
                 "recipe": artifact.recipe,
                 "format": artifact.format,
-                "sha256": artifact_sha256,
+                "sha256": inputs.artifact_sha256,
                 "golden": str(artifact.golden),
                 "globals": list(screening.globals),
                 "scan": screening.to_json(),
@@ -281,6 +281,7 @@ class Runner:
             reference=self.spec.reference,
             cells=cells,
             compare=self.spec.compare.to_json(),
+            inputs=inputs.to_json(self.spec),
         )
 
     def _cell(self, cell: Cell, inputs: RunInputs) -> CellResult:
@@ -381,7 +382,7 @@ def _environment(provisioned: Mapping[str, Any], doc: Mapping[str, Any]) -> dict
 
 
 def compare_with_reference(
-    cell: CellResult, reference: CellResult | None, spec: MatrixSpec
+    cell: CellResult, reference: CellResult | None, policy: Policy
 ) -> CellResult:
     """The cell with its final verdict: compared with the reference when both ran."""
     if not cell.verdict.ran:
@@ -389,7 +390,7 @@ def compare_with_reference(
     if reference is None or not reference.verdict.ran:
         decided, flags = verdict.decide_compared(cell=cell, comparison=None)
         return cell.with_comparison(decided, flags, None)
-    comparison = compare(reference, cell, spec.compare)
+    comparison = compare(reference, cell, policy)
     decided, flags = verdict.decide_compared(cell=cell, comparison=comparison)
     return cell.with_comparison(decided, flags, comparison.to_json())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,20 @@ class CompareSpec:
             "memory_ratio": self.memory_ratio,
             "fail_on": [verdict.value for verdict in self.fail_on],
         }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> CompareSpec:
+        """The policy :meth:`to_json` recorded (raises ``KeyError``/``ValueError``/``TypeError``
+        when it is malformed)."""
+        scores = doc["scores"]
+        return cls(
+            labels=str(doc["labels"]),
+            atol=float(scores["atol"]),
+            rtol=float(scores["rtol"]),
+            latency_ratio=float(doc["latency_ratio"]),
+            memory_ratio=float(doc["memory_ratio"]),
+            fail_on=tuple(Verdict.parse(str(name)) for name in doc["fail_on"]),
+        )
 
 
 @dataclass(frozen=True)

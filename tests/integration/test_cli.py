@@ -263,10 +263,10 @@ def test_list_json_is_a_ci_include_list(capsys: pytest.CaptureFixture[str]) -> N
 
     assert code == 0 and stderr == ""
     doc = json.loads(stdout)
-    assert list(doc) == ["include"]
-    assert [entry["cell"] for entry in doc["include"]] == [REF, NEXT]
+    assert list(doc) == ["include"]  # one job per cell (more: tests/unit/test_cimatrix.py)
+    assert [entry["cells"] for entry in doc["include"]] == [[REF], [NEXT]]
     assert [entry["reference"] for entry in doc["include"]] == [True, False]
-    assert doc["include"][1]["packages"] == {"scikit-learn": "1.4.2", "numpy": "1.26.4"}
+    assert [entry["shard"] for entry in doc["include"]] == ["1/2", "2/2"]
     assert {entry["python"] for entry in doc["include"]} == {"3.10"}
 
 

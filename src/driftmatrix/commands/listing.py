@@ -1,4 +1,4 @@
-"""``driftmatrix list``: the cells a matrix expands to, as a table or a CI include-list."""
+"""``driftmatrix list``: the cells a matrix expands to, as a table or a CI job matrix."""
 
 from __future__ import annotations
 
@@ -6,12 +6,27 @@ import argparse
 import json
 from pathlib import Path
 
+from driftmatrix.cimatrix import GITHUB_MAX_JOBS, job_matrix
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``list`` to the sub-command parsers."""
     lst = sub.add_parser("list", help="show the cells a matrix expands to")
     lst.add_argument("matrix", type=Path)
-    lst.add_argument("--json", action="store_true", help="a CI matrix include-list")
+    lst.add_argument(
+        "--json",
+        action="store_true",
+        help='a GitHub Actions strategy.matrix ({"include": [...]}, one line): one job per'
+        " shard of cells, each run with `driftmatrix run MATRIX --shard K/N`",
+    )
+    lst.add_argument(
+        "--max-jobs",
+        type=int,
+        default=GITHUB_MAX_JOBS,
+        metavar="N",
+        help=f"with --json: pack the cells into at most N jobs (default {GITHUB_MAX_JOBS},"
+        " GitHub's limit per matrix)",
+    )
     lst.set_defaults(handler=main)
 
 
@@ -23,18 +38,8 @@ def main(args: argparse.Namespace) -> int:
 
     spec = load_matrix(args.matrix)
     if args.json:
-        include = [
-            {
-                "cell": cell.id,
-                "python": cell.python,
-                "packages": cell.pins,
-                "limits": cell.limits.to_json(),
-                "backend": cell.backend,
-                "reference": cell.id == spec.reference,
-            }
-            for cell in spec.cells
-        ]
-        print(json.dumps({"include": include}, indent=2))
+        # One line: a workflow stores it with `echo "matrix=$(...)" >> "$GITHUB_OUTPUT"`.
+        print(json.dumps(job_matrix(spec, args.max_jobs), separators=(",", ":")))
         return 0
     rows = [
         [

@@ -7,7 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import backends_for, check_jobs, write_reports
+from driftmatrix.cimatrix import select_shard
+from driftmatrix.commands._shared import backends_for, check_jobs, log, write_reports
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
 from driftmatrix.progress import display_for
@@ -21,6 +22,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
     run.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
     run.add_argument("--cell", action="append", default=[], metavar="ID", help="only this cell")
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="only the K-th of N shards (a CI job of `driftmatrix list --json`); implies"
+        " --no-reference",
+    )
+    run.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="run exactly the chosen cells, without adding the reference; nothing is compared"
+        " (cells that ran stay not-compared until `driftmatrix merge`)",
+    )
     run.add_argument("--no-cache", action="store_true", help="rebuild environments")
     run.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
     run.add_argument(
@@ -35,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Run the matrix; write results.json, report.md and junit.xml; print the table."""
+    from driftmatrix.outcome import Verdict
     from driftmatrix.run import Runner, RunOptions, default_jobs
     from driftmatrix.spec import load_matrix
     from driftmatrix.verdict import exit_code
@@ -47,10 +61,21 @@ def main(args: argparse.Namespace) -> int:
                 f"--trust-sha256 {digest[:80]}: not a sha256 (64 hex digits; sha256sum prints it)"
             )
     out = args.out or Path("out") / spec.name
+    cell_ids, compare = tuple(args.cell), not (args.no_reference or args.shard)
+    if args.shard is not None:
+        if cell_ids:
+            raise UsageError("--shard and --cell: choose the cells one way, not both")
+        cell_ids = tuple(cell.id for cell in select_shard(spec, args.shard).cells)
+        if not cell_ids:
+            raise UsageError(
+                f"--shard {args.shard}: this shard has no cells (the matrix has"
+                f" {len(spec.cells)}); use the shards `driftmatrix list --json` prints"
+            )
     options = RunOptions(
         out_dir=out,
         jobs=args.jobs or default_jobs(),
-        cell_ids=tuple(args.cell),
+        cell_ids=cell_ids,
+        compare=compare,
         resume=args.resume,
         backend=args.backend,
         trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
@@ -62,4 +87,13 @@ def main(args: argparse.Namespace) -> int:
         )
         results = runner.run()
     write_reports(out, results)
-    return exit_code(results, spec.compare.fail_on)
+    fail_on = spec.compare.fail_on
+    if not compare:
+        # A job's exit code says only what it knows alone (load-error, oom, build-error, ...):
+        # drift needs the reference, so `not-compared` is never this job's finding.
+        fail_on = tuple(v for v in fail_on if v is not Verdict.NOT_COMPARED)
+        log(
+            f"not compared: {out} holds this job's share; `driftmatrix merge` it with the other"
+            " jobs' directories to compare every cell with the reference"
+        )
+    return exit_code(results, fail_on)
