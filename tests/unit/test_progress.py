@@ -12,7 +12,6 @@ import os
 import re
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -232,17 +231,22 @@ def test_the_runner_reports_every_phase_in_order(tmp_path: Path) -> None:
     matrix = write_matrix(tmp_path / "m", ("1.4.2", "1.5.2"))
     ref, other = cell_id("1.5.2"), cell_id("1.4.2")
     events: list[tuple[str, str]] = []
-    released = threading.Event()  # the reference finishes only after the other cell
-    backend = FakeBackend(
-        {ref: Scenario(wait_for=released), other: replace(healthy(), then_set=released)}
-    )
+    # The reference finishes only once the other cell is reported waiting for it (a deadlock
+    # would fail after the fake's 10 s, not hang).
+    released = threading.Event()
+    backend = FakeBackend({ref: Scenario(wait_for=released), other: healthy()})
+
+    def phase(cell: str, value: Phase) -> None:
+        events.append((cell, value.value))
+        if (cell, value) == (other, Phase.WAITING):
+            released.set()
     Runner(
         load_matrix(matrix),
         RunOptions(out_dir=tmp_path / "out", jobs=2),
         {"venv": backend},
         tmp_path / "cache",
         progress=lambda res, done, total: events.append((res.id, "finished")),
-        phase=lambda cell_id, phase: events.append((cell_id, phase.value)),
+        phase=phase,
     ).run()
     for cell, expected in (
         (ref, ["queued", "building", "probing", "finished"]),
