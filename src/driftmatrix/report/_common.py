@@ -91,6 +91,15 @@ def outcome_line(results: RunResults) -> tuple[int, str]:
             f"INFRASTRUCTURE ERROR: {_cells(len(broken))} could not be built or run; "
             "the others pass the policy"
         )
+    uncompared = [cell for cell in results.cells if cell.verdict is Verdict.NOT_COMPARED]
+    if uncompared:
+        # A CI job's share (`run --shard`) ends here: nothing failed on its own, but no cell was
+        # compared either, so "PASS" would claim more than anyone knows yet.
+        return code, (
+            f"NOT COMPARED: {_cells(len(uncompared))} ran without a comparison with the "
+            "reference; nothing failed on its own (`driftmatrix merge` this directory with the "
+            "other jobs' to compare)"
+        )
     return code, f"PASS: every cell passes the policy (fail_on: {_names(policy)})"
 
 
