@@ -21,7 +21,7 @@ __all__ = ["build_parser", "cache_dir", "main"]
 EXIT_INTERRUPTED = 130
 
 #: The sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("run", "grid", "listing", "merge", "report", "docker")
+COMMANDS = ("run", "grid", "review", "listing", "merge", "report", "docker")
 
 
 class _Parser(argparse.ArgumentParser):

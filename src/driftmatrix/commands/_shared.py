@@ -54,12 +54,13 @@ def backends_for(
 REPORT_FILES = {"report.md": "md", "junit.xml": "junit", "report.html": "html"}
 
 
-def write_reports(out: Path, results: RunResults) -> None:
+def write_reports(out: Path, results: RunResults, *, echo: bool = True) -> None:
     """Write results.json and every report file into ``out``; print the terminal table and paths.
 
     Args:
         out: The output directory.
         results: The run's results.
+        echo: Print the table and the paths (``review`` prints its own comment instead).
     """
     from driftmatrix.report import render
     from driftmatrix.results import write_results
@@ -67,6 +68,8 @@ def write_reports(out: Path, results: RunResults) -> None:
     path = write_results(out, results)
     for name, fmt in REPORT_FILES.items():
         (out / name).write_text(render(results, fmt), encoding="utf-8")
+    if not echo:
+        return
     print(render(results, "terminal", color=sys.stdout.isatty()))
     files = "   ".join(f"{fmt}: {out / name}" for name, fmt in REPORT_FILES.items())
     print(f"\nresults: {path}   {files}")
