@@ -37,6 +37,7 @@ class RunInputs:
     recipe_sha256: str = ""
     probes: tuple[str, ...] = ()
     screening: Screening = NOT_SCANNED
+    imported: frozenset[str] | None = None
 
     def to_json(self, spec: MatrixSpec) -> dict[str, Any]:
         """results.json's ``inputs``: what every cell of the run shares. ``driftmatrix merge``
@@ -80,6 +81,8 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
         # What a skops loader in the cell may construct.
         "trusted_types": list(inputs.screening.trusted_types),
     }
+    if inputs.imported is not None:  # absent otherwise: plain runs keep their fingerprints
+        doc["imported"] = sorted(inputs.imported)
     if backend == "docker":
         # The image its Python comes from: another image is another environment.
         doc["image"] = spec.docker.identity(cell.python)

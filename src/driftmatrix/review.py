@@ -24,12 +24,11 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from driftmatrix.artifactspec import ArtifactSpec
-from driftmatrix.backends.base import Backend, Environment, Execution, Invocation
 from driftmatrix.cells import Cell, safe_version
 from driftmatrix.dockerspec import DockerSpec
 from driftmatrix.limits import Limits
@@ -212,32 +211,3 @@ IMPORTED = frozenset(
         "onnx", "onnxruntime", "skl2onnx", "xgboost", "lightgbm", "catboost",
     }
 )  # fmt: skip
-
-
-class ModelImports:
-    """A backend that runs cells as ``inner`` does, its imports probe narrowed to
-    :data:`IMPORTED` (the job's ``imports``, docs/runner-protocol.md).
-
-    Args:
-        inner: The backend that provisions and runs the cells.
-    """
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-
-    def provision(self, cell: Cell) -> Environment:
-        """As ``inner``: the environment has every pin of the lock."""
-        return self.inner.provision(cell)
-
-    def run(self, env: Environment, invocation: Invocation) -> Execution:
-        """As ``inner``, with only the model libraries in the job's ``imports``."""
-        job = dict(invocation.job)
-        imports = job.get("imports")
-        if isinstance(imports, Mapping):
-            job["imports"] = {k: v for k, v in imports.items() if k in IMPORTED}
-        return self.inner.run(env, replace(invocation, job=job))
-
-    def cancel(self) -> None:
-        """As ``inner``."""
-        self.inner.cancel()

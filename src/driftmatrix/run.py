@@ -8,7 +8,6 @@ finished cell is on disk before the next stage starts, so an interrupted run los
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
@@ -23,13 +22,13 @@ from driftmatrix import runner, snapshot, verdict
 from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
 from driftmatrix.compare import Policy, compare
-from driftmatrix.errors import BuildError, InfraError, MatrixError, UsageError
+from driftmatrix.errors import BuildError, InfraError, MatrixError
 from driftmatrix.progress import Phase
 from driftmatrix.results import CellResult, RunResults, write_cell
 from driftmatrix.resume import RunInputs, cell_fingerprint, reusable
 from driftmatrix.screening import NOT_SCANNED, Screening, screen
+from driftmatrix.selection import check_supported, recipe_sha256, select_cells
 from driftmatrix.spec import MatrixSpec
-from driftmatrix.suggest import did_you_mean
 
 #: Called with each finished cell, its position and the total, for progress lines.
 Progress = Callable[[CellResult, int, int], None]
@@ -53,6 +52,8 @@ class RunOptions:
             (``--trust-sha256``), beside the matrix's ``artifact.trusted_sha256``.
         probes: The probes every cell's job requests (``load`` becomes ``train`` in train
             mode); the full suite unless a command needs less or more (``driftmatrix grid``).
+        imported: The pinned distributions the imports probe checks (None: every pin); a lock
+            pins dozens whose import names cannot be guessed (``driftmatrix review``).
     """
 
     out_dir: Path
@@ -63,54 +64,11 @@ class RunOptions:
     backend: str | None = None
     trusted_sha256: tuple[str, ...] = ()
     probes: tuple[str, ...] = runner.PROBES
+    imported: frozenset[str] | None = None
 
 
 class Cancelled(Exception):
     """A cell was stopped because the run was interrupted; it has no result."""
-
-
-def select_cells(spec: MatrixSpec, cell_ids: tuple[str, ...]) -> tuple[Cell, ...]:
-    """The cells to run, in matrix order; unknown ids are a usage error with a suggestion."""
-    if not cell_ids:
-        return spec.cells
-    known = {cell.id for cell in spec.cells}
-    for wanted in cell_ids:
-        if wanted not in known:
-            raise UsageError(
-                f"--cell {wanted}: no such cell in {spec.path}{did_you_mean(wanted, known)}"
-                " (see `driftmatrix list`)"
-            )
-    return tuple(cell for cell in spec.cells if cell.id in cell_ids)
-
-
-#: What the in-cell runner can probe today.
-SUPPORTED_FORMATS = ("joblib", "pickle", "skops", "onnx")
-
-
-def check_supported(spec: MatrixSpec) -> None:
-    """Refuse, before anything runs, what this version cannot do yet (never a silent skip)."""
-    if spec.artifact.format not in SUPPORTED_FORMATS:
-        raise MatrixError(
-            spec.path,
-            "artifact.format",
-            f"{spec.artifact.format!r} artifacts are not supported yet",
-            f"supported: {', '.join(SUPPORTED_FORMATS)}",
-        )
-
-
-def recipe_sha256(spec: MatrixSpec) -> str:
-    """Train mode: the sha256 of the recipe file ("" in load mode); part of every fingerprint.
-
-    Raises:
-        InfraError: The recipe cannot be read.
-    """
-    if spec.artifact.mode != "train" or spec.artifact.recipe is None:
-        return ""
-    path = Path(spec.artifact.recipe.rpartition(":")[0])
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise InfraError(f"cannot read the recipe {path}: {exc.strerror or exc}") from exc
 
 
 class Runner:
@@ -164,6 +122,7 @@ class Runner:
             golden_file=golden.path,
             recipe_sha256=recipe_sha256(self.spec),
             probes=self.options.probes,
+            imported=self.options.imported,
         )
         expected = self.spec.artifact.sha256
         if expected and inputs.artifact_sha256 != expected:
@@ -321,6 +280,7 @@ class Runner:
                 probes=self.options.probes,
                 trusted_types=inputs.screening.trusted_types,
                 recipe=self.spec.artifact.recipe if self.spec.artifact.mode == "train" else None,
+                imported=self.options.imported,
             )
             self.phase(cell.id, Phase.PROBING)
             execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +118,15 @@ def build_job(
     probes: tuple[str, ...] = PROBES,
     trusted_types: tuple[str, ...] = (),
     recipe: str | None = None,
+    imported: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The job document for one cell (host paths; the backend rewrites them).
 
     ``trusted_types``: for skops, the type names the screening trusted; the cell's skops loader
     gets exactly these (beyond its own defaults). ``recipe`` (``/abs/recipe.py:function``): train
     mode; the model then comes from the ``train`` probe instead of ``load``, and the recipe's
-    directory is an input (it may read files beside itself).
+    directory is an input (it may read files beside itself). ``imported``: the pinned
+    distributions the imports probe checks (None: every pin).
     """
     files = {"golden": str(golden)}
     if artifact is not None:
@@ -136,7 +138,11 @@ def build_job(
         "work": str(work),
         "artifact": {"format": artifact_format, "trusted_types": list(trusted_types)},
         "golden": {"target": target, "id_column": "row_id", "tag_column": "tag"},
-        "imports": {name: import_name(name) for name in packages},
+        "imports": {
+            name: import_name(name)
+            for name in packages
+            if imported is None or name in imported
+        },
         "probes": list(probes),
     }
     if recipe is not None:

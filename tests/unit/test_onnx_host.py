@@ -15,7 +15,7 @@ import pytest
 from driftmatrix.compare import compare
 from driftmatrix.comparison import Observation, Tolerances
 from driftmatrix.outcome import Flag, Verdict
-from driftmatrix.run import SUPPORTED_FORMATS
+from driftmatrix.selection import SUPPORTED_FORMATS
 from driftmatrix.tolerance import FLOAT32_TOLERANCE, for_method
 from driftmatrix.verdict import decide
 

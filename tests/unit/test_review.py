@@ -25,7 +25,6 @@ from driftmatrix.report.review import Review, render
 from driftmatrix.review import (
     IMPORTED,
     OUTCOMES,
-    ModelImports,
     Outcome,
     ReviewRun,
     Setup,
@@ -80,8 +79,8 @@ def review(
 ) -> tuple[Setup, tuple[Lock, Lock], tuple[Change, ...], ReviewRun, RunOptions]:
     the_setup = setup(tmp_path)
     locks = (lock("base.txt", base), lock("head.txt", head))
-    options = RunOptions(out_dir=tmp_path / "out", jobs=2)
-    backends = {"venv": ModelImports(backend)}
+    options = RunOptions(out_dir=tmp_path / "out", jobs=2, imported=IMPORTED)
+    backends = {"venv": backend}
     results = Runner(base_and_head(the_setup, *locks), options, backends, tmp_path).run()
     return the_setup, locks, diff_locks(*locks), judge(results), options
 
@@ -89,7 +88,7 @@ def review(
 def run_bisect(tmp_path: Path, backend: FakeBackend) -> tuple[Bisection, ReviewRun]:
     the_setup, locks, changes, judged, options = review(tmp_path, backend)
     found, _ = bisect(
-        the_setup, locks, changes, judged, options, {"venv": ModelImports(backend)}, tmp_path
+        the_setup, locks, changes, judged, options, {"venv": backend}, tmp_path
     )
     return found, judged
 

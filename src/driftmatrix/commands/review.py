@@ -118,19 +118,21 @@ def _run(args: argparse.Namespace, setup: Setup, review: Review, out: Path) -> t
     exit code (``run``'s rule over the two cells)."""
     from driftmatrix.bisect import Hooks, bisect
     from driftmatrix.progress import display_for
-    from driftmatrix.review import ModelImports, Outcome, base_and_head, judge
+    from driftmatrix.review import IMPORTED, Outcome, base_and_head, judge
     from driftmatrix.run import Runner, RunOptions, default_jobs
     from driftmatrix.verdict import exit_code
 
     spec = base_and_head(setup, review.base, review.head)
     options = RunOptions(
-        out_dir=out, jobs=args.jobs or default_jobs(), resume=args.resume, backend=args.backend
+        out_dir=out,
+        jobs=args.jobs or default_jobs(),
+        resume=args.resume,
+        backend=args.backend,
+        imported=IMPORTED,  # only the model libraries are imported by name: see review.IMPORTED
     )
     with display_for(sys.stderr) as display:
         display.log(f"review: {_summary(review.base, review.head, len(review.changes))}")
-        found = backends_for(spec, options.backend, args.no_cache, display.log)
-        # Only the model libraries are imported by name: see review.IMPORTED.
-        backends = {name: ModelImports(backend) for name, backend in found.items()}
+        backends = backends_for(spec, options.backend, args.no_cache, display.log)
         run = Runner(spec, options, backends, cache_dir(), display.finished, display.phase)
         judged = judge(run.run())
         write_reports(out, judged.results, echo=False)
