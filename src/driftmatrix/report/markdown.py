@@ -11,7 +11,7 @@ Text from the run (exception messages, model outputs, tags) goes through :func:`
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from driftmatrix.errors import EXIT_FINDING, EXIT_OK
@@ -20,12 +20,14 @@ from driftmatrix.packages import diff_packages
 from driftmatrix.report import _common as common
 from driftmatrix.report import _fit
 from driftmatrix.report import _resources as resources
+from driftmatrix.report._md import code as _code
+from driftmatrix.report._md import table as _table
+from driftmatrix.report._md import text as _text
 from driftmatrix.results import CellResult, RunResults
 
 #: Flipped rows listed per cell (the count is always exact).
 MAX_ROWS = 20
 _ICON = {EXIT_OK: "✅", EXIT_FINDING: "❌"}
-_MARKDOWN_SPECIALS = "\\`*_[]|~"
 
 
 def render(results: RunResults, limit: int = _fit.GITHUB_LIMIT) -> str:
@@ -321,11 +323,6 @@ def _packages(reference: CellResult, cell: CellResult) -> list[str]:
 # --- Markdown building blocks -------------------------------------------------------------------
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _paragraphs(blocks: list[str]) -> list[str]:
     out: list[str] = []
     for block in blocks:
@@ -352,18 +349,6 @@ def _shape(mismatch: Mapping[str, Any]) -> str:
 
 def _dash(text: str) -> str:
     return "—" if text == "-" else text
-
-
-def _code(text: str) -> str:
-    """Inline code that is safe in a table cell: HTML-escaped, pipes encoded, on one line."""
-    safe = html.escape(" ".join(text.split())).replace("|", "&#124;")
-    return f"<code>{safe}</code>"
-
-
-def _text(text: str) -> str:
-    """Prose from the run: HTML-escaped and Markdown specials backslash-escaped."""
-    safe = html.escape(" ".join(text.split()), quote=False)
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in safe)
 
 
 def _plain(value: Any) -> str:

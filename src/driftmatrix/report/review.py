@@ -21,7 +21,9 @@ from driftmatrix.packages import canonical_name
 from driftmatrix.report import markdown
 from driftmatrix.report._common import VERDICT_MEANING, reason
 from driftmatrix.report._fit import GITHUB_LIMIT
-from driftmatrix.report.markdown import _code, _table, _text
+from driftmatrix.report._md import code as _code
+from driftmatrix.report._md import table as _table
+from driftmatrix.report._md import text as _text
 from driftmatrix.results import CellResult, RunResults
 from driftmatrix.review import HEAD, Outcome, ReviewRun, change_json, lock_json
 
