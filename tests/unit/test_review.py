@@ -203,6 +203,19 @@ def test_the_comment_fits_and_escapes_what_cells_say(tmp_path: Path) -> None:
     assert "### Evidence: the base and head cells" in text
 
 
+def test_the_cells_report_nests_under_the_evidence_heading(tmp_path: Path) -> None:
+    """The embedded run report's headings sit below "Evidence" (a ``##`` title under a ``###``
+    would outrank it), and a message starting with ``#`` is text, not a heading."""
+    backend = FakeBackend({"head": load_failed("ValueError", "# not a heading\n## nor this")})
+    _, locks, changes, judged, _ = review(tmp_path, backend)
+    text = render(Review(*locks, changes, judged))
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    evidence = headings.index("### Evidence: the base and head cells")
+    assert headings[evidence + 1] == "#### driftmatrix: review"
+    assert all(line.startswith("####") for line in headings[evidence + 1 :]), headings
+    assert not any("not a heading" in line or "nor this" in line for line in headings)
+
+
 def test_nothing_changed() -> None:
     base = lock("a.txt", BASE)
     text = render(Review(base, base, (), None))

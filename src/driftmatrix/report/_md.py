@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 
 #: Characters that Markdown would read as markup in prose.
-_SPECIALS = "\\`*_[]|~"
+_SPECIALS = "\\`*_[]|~#"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

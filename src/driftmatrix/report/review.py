@@ -109,8 +109,16 @@ def render(review: Review, limit: int = GITHUB_LIMIT) -> str:
     if room < _MIN_EVIDENCE:
         lines += ["_The cells' report does not fit in this comment; report.md has it._", ""]
     else:
-        lines += [markdown.render(_view(review.run.results, review.changes), limit=room)]
+        evidence = markdown.render(_view(review.run.results, review.changes), limit=room)
+        lines += [_nested(evidence)]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _nested(report: str) -> str:
+    """The run's report under this comment's "Evidence" heading: its headings two levels down
+    (its title would otherwise outrank the heading it sits under). Only headings start with
+    ``#``: text from the run has its ``#`` escaped (report/_md.py)."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in report.split("\n"))
 
 
 def _headline(review: Review) -> str:
