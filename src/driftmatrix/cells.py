@@ -7,11 +7,12 @@ Cells are frozen values with a readable, stable ``id`` (usable on a command line
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ BACKENDS = ("venv", "docker", "auto")
 DEFAULT_BACKEND = "venv"
 #: What a cell id may contain: safe on a command line, in a file name and as a nox session.
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
 @dataclass(frozen=True)
 class Cell:
     """One environment of the matrix.
@@ -62,6 +65,7 @@ class Cell:
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)  # a large matrix repeats a few versions in every id
 def safe_version(version: str) -> str:
     """Return ``version`` with every character an id may not hold replaced by ``_``.
 
@@ -94,8 +98,9 @@ def make_id(
     """
     parts = [f"py{python}"]
     parts.extend(f"{name}{safe_version(version)}" for name, version in packages)
-    if limits.label:
-        parts.append(limits.label)
+    label = limits.label
+    if label:
+        parts.append(label)
     if with_timeout:
         parts.append(f"t{format_number(limits.timeout)}s")
     if backend_suffix:
@@ -105,9 +110,14 @@ def make_id(
 
 def join_key(parent: str, name: str) -> str:
     """Return the key path of ``name`` inside ``parent``, quoting names TOML would quote."""
-    # json.dumps quotes like TOML and escapes control characters: messages stay one line.
-    part = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
+    part = _key_part(name)
     return f"{parent}.{part}" if parent else part
+
+
+@functools.lru_cache(maxsize=1024)  # the same few names, once per table of a large matrix
+def _key_part(name: str) -> str:
+    # json.dumps quotes like TOML and escapes control characters: messages stay one line.
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
 
 _LIMIT_FIELDS = ("memory", "cpus", "timeout")
@@ -172,11 +182,11 @@ class Overrides:
 
     def matches(self, cell: Cell) -> bool:
         """True when every field set here equals the cell's (limits field by field)."""
-        pins = cell.pins
         return (
             (self.python is None or cell.python == self.python)
             and (self.backend is None or cell.backend == self.backend)
-            and all(pins.get(name) == version for name, version in self.packages)
+            # A cell names a package once: a pair among its packages is its pin (no dict built).
+            and all(pin in cell.packages for pin in self.packages)
             and (self.limits is None or self.limits.matches(cell.limits))
         )
 
@@ -199,16 +209,17 @@ class _Draft:
     backend: str
     origin: tuple[str, ...] = ()
 
-    def merge(self, over: Overrides) -> _Draft:
+    def merge(self, *overs: Overrides) -> _Draft:
+        """This draft with ``overs`` applied in order (a later one wins), in one step."""
         pins = dict(self.pins)
-        pins.update(over.packages)
-        return _Draft(
-            python=over.python or self.python,
-            pins=tuple(pins.items()),
-            limits=over.limits.apply(self.limits) if over.limits else self.limits,
-            backend=over.backend or self.backend,
-            origin=(*self.origin, over.key),
-        )
+        python, limits, backend = self.python, self.limits, self.backend
+        for over in overs:
+            pins.update(over.packages)
+            python = over.python or python
+            limits = over.limits.apply(limits) if over.limits else limits
+            backend = over.backend or backend
+        origin = (*self.origin, *(over.key for over in overs))
+        return _Draft(python, tuple(pins.items()), limits, backend, origin)
 
 
 def expand(
@@ -270,12 +281,11 @@ def expand(
         for axis in (axis for axis in axes if not axis.values):
             raise MatrixError(source, axis.key, "empty axis", "give it a value or remove it")
         for combo in itertools.product(*(axis.values for axis in axes)):
-            draft = base
-            for value in combo:
-                draft = draft.merge(value)
+            draft = base.merge(*combo)
             cells.append((build(draft), draft.origin))
+        known = known_values([cell for cell, _ in cells])  # once, not once per entry
         for entry in exclude:
-            check_selector(entry, [cell for cell, _ in cells], source=source)
+            check_selector(entry, known, source=source)
         cells = [(c, o) for c, o in cells if not any(e.matches(c) for e in exclude)]
         if not cells and not include:
             hint = "narrow the exclude entries or add [[include]] cells"
@@ -285,11 +295,13 @@ def expand(
         raise MatrixError(source, exclude[0].key, "exclude without axes", hint)
     elif not include:
         cells.append((build(base), ("defaults",)))
+    present = {cell for cell, _ in cells}  # a set: a CI script may write 10,000 includes
     for entry in include:
         draft = base.merge(entry)
         cell = build(draft, join_key(entry.key, "python"))
         # An include equal to an existing cell is not a second cell (GitHub Actions agrees).
-        if all(cell != existing for existing, _ in cells):
+        if cell not in present:
+            present.add(cell)
             cells.append((cell, draft.origin))
     _check_ids(cells, source)
     return tuple(cell for cell, _ in cells)
@@ -312,14 +324,41 @@ def _check_ids(cells: list[tuple[Cell, tuple[str, ...]]], source: Path | str) ->
         seen[cell.id] = origin
 
 
-def check_selector(selector: Overrides, cells: Sequence[Cell], *, source: Path | str) -> None:
+def known_values(cells: Sequence[Cell]) -> dict[str, list[str]]:
+    """What the cells have, as :func:`check_selector` names it, in one pass over the cells.
+
+    Returns:
+        ``python``, ``backend``, ``package`` (the names), each package's name (its versions)
+        and each limit (as a matrix spells it) → the values, without repeats, in order of first
+        appearance.
+    """
+    known: dict[str, dict[str, None]] = {"python": {}, "backend": {}, "package": {}}
+    limits: dict[str, dict[float | None, None]] = {limit: {} for limit in _LIMIT_FIELDS}
+    for cell in cells:
+        known["python"][cell.python] = None
+        known["backend"][cell.backend] = None
+        for name, version in cell.packages:
+            known["package"][name] = None
+            known.setdefault(f"package {name}", {})[version] = None
+        for limit, values in limits.items():
+            values[getattr(cell.limits, limit)] = None
+    found = {what: list(values) for what, values in known.items()}
+    for limit, values in limits.items():
+        found[limit] = list(dict.fromkeys(describe_limit(limit, value) for value in values))
+    return found
+
+
+def check_selector(
+    selector: Overrides, known: Mapping[str, Sequence[str]], *, source: Path | str
+) -> None:
     """Check that every key of an exclude or reference entry names something some cell has.
 
     Why: a typo in an exclude (``numpy = "2.1.33"``) would otherwise silently drop nothing.
 
     Args:
         selector: The entry.
-        cells: The cells it selects from.
+        known: What the cells it selects from have (:func:`known_values`: computed once for
+            every entry, as a 10,000-cell matrix may have many).
         source: The matrix file, named in errors.
 
     Raises:
@@ -329,23 +368,20 @@ def check_selector(selector: Overrides, cells: Sequence[Cell], *, source: Path |
         hint = "name the python, packages, limits or backend of the cells it selects"
         raise MatrixError(source, selector.key, "selects nothing", hint)
     key = selector.key
-    names = list(dict.fromkeys(name for cell in cells for name, _ in cell.packages))
-    checks: list[tuple[str, str, str | None, list[str]]] = [
-        (join_key(key, "python"), "python", selector.python, [c.python for c in cells]),
-        (join_key(key, "backend"), "backend", selector.backend, [c.backend for c in cells]),
+    checks: list[tuple[str, str, str | None, Sequence[str]]] = [
+        (join_key(key, "python"), "python", selector.python, known["python"]),
+        (join_key(key, "backend"), "backend", selector.backend, known["backend"]),
     ]
     for name, version in selector.packages:
-        versions = [c.pins[name] for c in cells if name in c.pins]
-        checks += [(join_key(key, name), "package", name, names)]
-        checks += [(join_key(key, name), name, version, versions)]
+        checks += [(join_key(key, name), "package", name, known["package"])]
+        checks += [(join_key(key, name), name, version, known.get(f"package {name}", []))]
     patch = selector.limits or LimitsPatch()
     for limit in (limit for limit in _LIMIT_FIELDS if limit in patch.given):
-        have = [describe_limit(limit, getattr(c.limits, limit)) for c in cells]
         wanted = describe_limit(limit, getattr(patch, limit))
-        checks += [(join_key(f"{key}.limits", limit), limit, wanted, have)]
-    for where, what, value, known in checks:
-        if value is not None and value not in known:
-            guess = difflib.get_close_matches(value, known, n=1, cutoff=0.8)
+        checks += [(join_key(f"{key}.limits", limit), limit, wanted, known[limit])]
+    for where, what, value, have in checks:
+        if value is not None and value not in have:
+            guess = difflib.get_close_matches(value, have, n=1, cutoff=0.8)
             hint = f"did you mean {guess[0]!r}?" if guess else "this matrix has: "
-            hint += "" if guess else ", ".join(dict.fromkeys(known))
+            hint += "" if guess else ", ".join(have)
             raise MatrixError(source, where, f"no cell has {what} {value!r}", hint)

@@ -26,7 +26,7 @@ from driftmatrix.artifactspec import (
     Mode,
     parse_artifact,
 )
-from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand
+from driftmatrix.cells import Axis, Cell, Overrides, check_selector, expand, known_values
 from driftmatrix.dockerspec import DockerSpec, parse_docker
 from driftmatrix.outcome import DEFAULT_FAIL_ON, Verdict
 from driftmatrix.specparse import Reader
@@ -306,7 +306,7 @@ def _reference(read: Reader, value: object, cells: tuple[Cell, ...]) -> str:
         )
     criteria = read.overrides("reference", table)
     if wanted is None or not criteria.is_empty:
-        check_selector(criteria, cells, source=read.path)
+        check_selector(criteria, known_values(cells), source=read.path)
     matches = [c.id for c in cells if criteria.matches(c) and wanted in (None, c.id)]
     if len(matches) == 1:
         return matches[0]

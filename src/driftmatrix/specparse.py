@@ -7,6 +7,7 @@ Each reader takes a raw TOML value and its key path and returns a typed value, o
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -43,25 +44,30 @@ T = TypeVar("T")
 _GLOBAL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\.\*)?")
 
 
+_TYPES: tuple[tuple[type, str], ...] = ((bool, "a boolean"), (int, "an integer"))
+_TYPES += ((float, "a number"), (str, "a string"), (dict, "a table"), (list, "an array"))
+
+
 def type_name(value: object) -> str:
     """Name a TOML value's type the way a matrix author thinks of it."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return "a date/time"
+    return next((name for kind, name in _TYPES if isinstance(value, kind)), "a date/time")
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=4096)  # a 10,000-cell matrix repeats a few versions and names
+def _version(text: str) -> str | None:
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _reserved_typo(name: str) -> str | None:
+    return next((r for r in (*RESERVED, "packages") if near_miss(name.lower(), r)), None)
 
 
 @dataclass(frozen=True)
@@ -184,10 +190,10 @@ class Reader:
                 else ('pin one exact version such as "1.5.2"; give each version its own axis value')
             )
             self.fail(key, f"not an exact pin: {text!r}", hint)
-        try:
-            return str(Version(text))
-        except InvalidVersion:
+        normalized = _version(text)
+        if normalized is None:
             self.fail(key, f"not a version: {text!r}", 'write a release such as "1.5.2"')
+        return normalized
 
     def package(self, key: str, name: str, *, flat: bool = True) -> str:
         """Return the canonical form of a package name used as a key.
@@ -198,13 +204,13 @@ class Reader:
             flat: The name sits beside reserved keys (``python``, ``limits``...), so a typo of
                 one of those is reported instead of being taken for a package.
         """
-        for reserved in (*RESERVED, "packages") if flat else ():
-            if near_miss(name.lower(), reserved):
-                self.fail(
-                    key,
-                    "unknown key",
-                    f"did you mean {reserved!r}? to pin a package so named, use a packages table",
-                )
+        reserved = _reserved_typo(name) if flat else None
+        if reserved is not None:
+            self.fail(
+                key,
+                "unknown key",
+                f"did you mean {reserved!r}? to pin a package so named, use a packages table",
+            )
         if not _NAME.fullmatch(name):
             self.fail(
                 key,
@@ -217,11 +223,8 @@ class Reader:
         """Return a backend name: ``venv``, ``docker`` or ``auto``."""
         text = self.string(key, value)
         if text not in BACKENDS:
-            self.fail(
-                key,
-                f"unknown backend {text!r}",
-                did_you_mean(text, BACKENDS) or "expected venv, docker or auto",
-            )
+            hint = did_you_mean(text, BACKENDS) or "expected venv, docker or auto"
+            self.fail(key, f"unknown backend {text!r}", hint)
         return text
 
     def memory(self, key: str, value: object) -> int | None:
@@ -234,8 +237,8 @@ class Reader:
         if not match:
             self.fail(key, f"not a size: {value!r}", _SIZE_HINT)
         unit = 1024 ** " kmg".index((match[2] or " ").lower())
-        size = Fraction(match[1]) * unit
-        if size.denominator != 1:
+        size = (Fraction(match[1]) if "." in match[1] else int(match[1])) * unit
+        if isinstance(size, Fraction) and size.denominator != 1:
             self.fail(key, f"not a whole number of bytes: {value!r}", _SIZE_HINT)
         if size < MIN_MEMORY:
             self.fail(

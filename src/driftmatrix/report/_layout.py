@@ -72,11 +72,16 @@ class Grid:
 
     def at(self, cells: Sequence[CellResult], row: str, column: str) -> list[CellResult]:
         """The cells at one position, in matrix order."""
-        return [
-            c
-            for c in cells
-            if _position(self.rows, c) == row and _position(self.columns, c) == column
-        ]
+        return self.placed(cells).get((row, column), [])
+
+    def placed(self, cells: Sequence[CellResult]) -> dict[tuple[str, str], list[CellResult]]:
+        """(row, column) → the cells there, in matrix order; one pass over the cells (asking
+        :meth:`at` for every position would pass over them once per position)."""
+        positions: dict[tuple[str, str], list[CellResult]] = {}
+        for cell in cells:
+            where = (_position(self.rows, cell), _position(self.columns, cell))
+            positions.setdefault(where, []).append(cell)
+        return positions
 
 
 def dimensions(results: RunResults) -> list[Dimension]:

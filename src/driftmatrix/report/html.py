@@ -117,10 +117,11 @@ def _grid(results: RunResults, grid: layout.Grid) -> str:
     head = f'<tr><th class="corner">{corner}</th>'
     head += "".join(f"<th>{esc(v)}</th>" for v in grid.column_values()) + "</tr>"
     lines = [head]
+    placed = grid.placed(results.cells)
     for row in grid.row_values():
         tiles = []
         for column in grid.column_values():
-            cells = grid.at(results.cells, row, column)
+            cells = placed.get((row, column), [])
             if not cells:
                 tiles.append('<td class="empty" title="not in this matrix"></td>')
                 continue
