@@ -91,6 +91,9 @@ class _Display:
         self.started = clock()
         self.done = 0
         self.cells: dict[str, _Running] = {}
+        # The cells past QUEUED, apart: a run queues every cell up front, and a redraw that
+        # walked all of them at each event would cost O(cells²) before the first one starts.
+        self._active: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,12 +127,17 @@ class _Display:
         """A cell entered ``phase``."""
         with self._lock:
             self.cells[cell_id] = _Running(phase, self.clock())
+            if phase is Phase.QUEUED:
+                self._active.pop(cell_id, None)
+            else:
+                self._active[cell_id] = self.cells[cell_id]
             self._changed()
 
     def finished(self, result: CellResult, done: int, total: int) -> None:
         """A cell finished: its permanent line."""
         with self._lock:
             self.cells.pop(result.id, None)
+            self._active.pop(result.id, None)
             self.done += 1
             self._line(finished_line(result, done, total))
 
@@ -146,12 +154,11 @@ class _Display:
 
     def running(self) -> list[tuple[str, _Running]]:
         """The cells building or probing, longest-running first."""
-        active = [(cid, run) for cid, run in self.cells.items() if run.phase is not Phase.QUEUED]
-        return sorted(active, key=lambda item: (item[1].since, item[0]))
+        return sorted(self._active.items(), key=lambda item: (item[1].since, item[0]))
 
     def summary(self) -> str:
         """``3 of 7 done · 2 running · 2 queued · 1:02``."""
-        running = len(self.running())
+        running = len(self._active)
         queued = len(self.cells) - running
         total = self.done + len(self.cells)
         elapsed = clock_text(self.clock() - self.started)

@@ -1,9 +1,10 @@
 """A run: every selected cell provisioned, probed, compared with the reference, written down.
 
-The run is a chain of small stages (as in nox): select cells → stage the runner → for each cell
-(in parallel) provision, run, read, classify, write ``cells/<id>.json`` → compare every cell with
-the reference → write ``results.json``. A cell that fails never affects another, and every
-finished cell is on disk before the next stage starts, so an interrupted run loses nothing.
+The run is a chain of small stages (as in nox): plan (planning.py: select cells, stage the
+runner, freeze the inputs, fingerprint the cells) → for each cell (in parallel) provision, run,
+read, classify, write ``cells/<id>.json`` → compare every cell with the reference → write
+``results.json``. A cell that fails never affects another, and every finished cell is on disk
+before the next stage starts, so an interrupted run loses nothing.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from driftmatrix import runner, snapshot, verdict
+from driftmatrix import planning, runner, verdict
 from driftmatrix.backends.base import Backend, Execution, Invocation
 from driftmatrix.cells import Cell
 from driftmatrix.compare import Policy, compare
-from driftmatrix.errors import BuildError, InfraError, MatrixError
+from driftmatrix.errors import BuildError, InfraError
+from driftmatrix.planning import Plan
 from driftmatrix.progress import Phase
-from driftmatrix.results import CellResult, RunResults, write_cell
-from driftmatrix.resume import RunInputs, cell_fingerprint, reusable
-from driftmatrix.screening import NOT_SCANNED, Screening, screen
-from driftmatrix.selection import check_supported, recipe_sha256, select_cells
+from driftmatrix.results import CellResult, RunResults, cell_path, read_cell, write_cell
+from driftmatrix.resume import RunInputs, reusable
 from driftmatrix.spec import MatrixSpec
 
 #: Called with each finished cell, its position and the total, for progress lines.
@@ -103,63 +103,46 @@ class Runner:
 
     def backend_name(self, cell: Cell) -> str:
         """The backend that runs ``cell`` (``--backend`` wins over the matrix)."""
-        return self.options.backend or cell.backend
+        return planning.backend_name(self.options, cell)
+
+    def plan(self) -> Plan:
+        """Everything before the first cell starts, and nothing after (planning.py)."""
+        return planning.make_plan(self.spec, self.options, self.backends, self.cache_dir)
 
     def run(self) -> RunResults:
-        """Run the selected cells (and the reference), compare, write results.json."""
-        check_supported(self.spec)
-        selected = select_cells(self.spec, self.options.cell_ids)
-        out = self.options.out_dir
-        out.mkdir(parents=True, exist_ok=True)
-        runner_dir, runner_hash = runner.stage(self.cache_dir)
-        artifact, golden = self._snapshots()
-        inputs = RunInputs(
-            runner_dir=runner_dir,
-            runner_hash=runner_hash,
-            artifact_sha256=artifact.sha256 if artifact else "",
-            golden_sha256=golden.sha256,
-            artifact_file=artifact.path if artifact else None,
-            golden_file=golden.path,
-            recipe_sha256=recipe_sha256(self.spec),
-            probes=self.options.probes,
-            imported=self.options.imported,
-        )
-        expected = self.spec.artifact.sha256
-        if expected and inputs.artifact_sha256 != expected:
-            raise MatrixError(
-                self.spec.path,
-                "artifact.sha256",
-                f"{self.spec.artifact.path} has sha256 {inputs.artifact_sha256}, not {expected}",
-                "the file changed or is corrupt; nothing was run",
-            )
-        inputs = replace(inputs, screening=self._screen(inputs))
-        by_id = {cell.id: cell for cell in self.spec.cells}
-        todo = list(selected)
-        if self.options.compare and self.spec.reference not in {c.id for c in todo}:
-            todo.insert(0, by_id[self.spec.reference])
-        else:
-            # The reference first: every comparison waits for it, nothing else does.
-            todo.sort(key=lambda c: c.id != self.spec.reference)
+        """Run the selected cells (and the reference), compare, write results.json.
 
+        Memory stays flat in the number of cells: a cell's raw outputs live in its file once it
+        is written, and only the reference's are kept (every comparison needs them).
+        """
+        plan = self.plan()
+        inputs, todo = plan.inputs, plan.cells
         final: dict[str, CellResult] = {}
         waiting: list[CellResult] = []  # finished before the reference: compared once it is in
+        aside: set[str] = set()  # waiting without their outputs
         reference: CellResult | None = None
         for cell in todo:
             self.phase(cell.id, Phase.QUEUED)
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
         try:
-            futures = [pool.submit(self._cell, cell, inputs) for cell in todo]
-            for future in as_completed(futures):
+            # No list of the futures: each holds its result, outputs and all, while referenced.
+            submitted = (pool.submit(self._cell, cell, plan) for cell in todo)
+            for future in as_completed(list(submitted)):
                 result = future.result()
                 if result.id == self.spec.reference and self.options.compare:
                     reference = result
                     waiting.insert(0, result)
-                else:
-                    waiting.append(result)
-                if reference is None and self.options.compare:
+                elif reference is None and self.options.compare:
+                    # Its file holds the outputs until the reference is in: not memory.
+                    waiting.append(_without_outputs(result))
+                    aside.add(result.id)
                     self.phase(result.id, Phase.WAITING)
                     continue
+                else:
+                    waiting.append(result)
                 for done in waiting:
+                    if done.id in aside:
+                        done = read_cell(cell_path(self.options.out_dir, done.id))
                     final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
                 waiting.clear()
         except BaseException:
@@ -175,47 +158,18 @@ class Runner:
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
         return self.results(cells, inputs)
 
-    def _snapshots(self) -> tuple[snapshot.Snapshot | None, snapshot.Snapshot]:
-        """Freeze the artifact and the golden set: cells open these copies, never the originals.
-
-        Raises:
-            InfraError: An input could not be read or copied.
-        """
-        artifact = self.spec.artifact
-        out = self.options.out_dir
-        try:
-            # Train mode never opens the artifact: every cell fits its own model.
-            path = artifact.path if artifact.mode == "load" else None
-            frozen = snapshot.take(path, out, "artifact") if path is not None else None
-            return frozen, snapshot.take(artifact.golden, out, "golden")
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise InfraError(f"cannot copy the run's inputs{where}: {exc.strerror or exc}") from exc
-
-    def _screen(self, inputs: RunInputs) -> Screening:
-        """Scan the artifact on the host before any cell may open it (nothing is loaded)."""
-        artifact = self.spec.artifact
-        if inputs.artifact_file is None:
-            return NOT_SCANNED
-        hashes = (*self.options.trusted_sha256, *filter(None, [artifact.trusted_sha256]))
-        return screen(
-            inputs.artifact_file,
-            artifact.format,
-            inputs.artifact_sha256,
-            artifact.trusted,
-            hashes,
-            self.cache_dir,
-        )
-
     def _settle(
         self, cell: CellResult, reference: CellResult | None, done: int, total: int
     ) -> CellResult:
-        """Compare a finished cell with the reference (if any), write its file, report progress."""
+        """Compare a finished cell with the reference (if any), write its file, report progress.
+
+        Returns the result without its raw outputs: they are in the file now.
+        """
         result = compare_with_reference(cell, reference, self.spec.compare)
         write_cell(self.options.out_dir, result)
         if self.progress:
             self.progress(result, done, total)
-        return result
+        return _without_outputs(result)
 
     def results(self, cells: tuple[CellResult, ...], inputs: RunInputs) -> RunResults:
         """The run's results from its settled cells."""
@@ -243,11 +197,11 @@ class Runner:
             inputs=inputs.to_json(self.spec),
         )
 
-    def _cell(self, cell: Cell, inputs: RunInputs) -> CellResult:
+    def _cell(self, cell: Cell, plan: Plan) -> CellResult:
         """Provision and run one cell; every failure becomes that cell's verdict."""
         backend_name = self.backend_name(cell)
         resolved = self.backends[backend_name].name if backend_name in self.backends else ""
-        fingerprint = cell_fingerprint(self.spec, cell, resolved or backend_name, inputs)
+        inputs, fingerprint = plan.inputs, plan.fingerprints[cell.id]
         if self.options.resume:
             previous = reusable(self.options.out_dir, cell.id, fingerprint)
             if previous is not None:
@@ -333,6 +287,10 @@ class Runner:
         )
         write_cell(self.options.out_dir, result)
         return result
+
+
+def _without_outputs(result: CellResult) -> CellResult:
+    return replace(result, outputs=None) if result.outputs is not None else result
 
 
 def _environment(provisioned: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:

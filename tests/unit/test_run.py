@@ -358,8 +358,11 @@ def test_cell_files_hold_outputs_and_results_json_does_not(tmp_path: Path) -> No
 
     for cell in run.results.cells:
         doc = json.loads(cell_path(out, cell.id).read_text(encoding="utf-8"))
-        # The file is the final, compared record (not the provisional one written first).
-        assert doc == {"schema_version": 1, **cell.to_json(with_outputs=True)}
+        # The file is the final, compared record (not the provisional one written first); the
+        # raw outputs are there only, not in the run's results (memory stays flat in cells).
+        assert cell.outputs is None
+        doc.pop("outputs")
+        assert doc == {"schema_version": 1, **cell.to_json(with_outputs=False)}
     outputs = {
         cid: json.loads(cell_path(out, cid).read_text(encoding="utf-8"))["outputs"]
         for cid in run.verdicts
