@@ -67,7 +67,7 @@ def make_plan(
     selected = select_cells(spec, options.cell_ids)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     runner_dir, runner_hash = runner.stage(cache_dir)
-    artifact, golden = _snapshots(spec, options.out_dir)
+    artifact, golden = _snapshots(spec, cache_dir, fresh=not options.cache)
     inputs = RunInputs(
         runner_dir=runner_dir,
         runner_hash=runner_hash,
@@ -102,7 +102,9 @@ def make_plan(
     return Plan(inputs, tuple(todo), fingerprints)
 
 
-def _snapshots(spec: MatrixSpec, out: Path) -> tuple[snapshot.Snapshot | None, snapshot.Snapshot]:
+def _snapshots(
+    spec: MatrixSpec, cache_dir: Path, *, fresh: bool
+) -> tuple[snapshot.Snapshot | None, snapshot.Snapshot]:
     """Freeze the artifact and the golden set: cells open these copies, never the originals.
 
     Raises:
@@ -112,8 +114,8 @@ def _snapshots(spec: MatrixSpec, out: Path) -> tuple[snapshot.Snapshot | None, s
     try:
         # Train mode never opens the artifact: every cell fits its own model.
         path = artifact.path if artifact.mode == "load" else None
-        frozen = snapshot.take(path, out, "artifact") if path is not None else None
-        return frozen, snapshot.take(artifact.golden, out, "golden")
+        frozen = snapshot.take(path, cache_dir, fresh=fresh) if path is not None else None
+        return frozen, snapshot.take(artifact.golden, cache_dir, fresh=fresh)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         raise InfraError(f"cannot copy the run's inputs{where}: {exc.strerror or exc}") from exc

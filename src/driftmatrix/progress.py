@@ -25,6 +25,7 @@ from enum import Enum
 from types import TracebackType
 from typing import TextIO
 
+from driftmatrix.report._common import reuse_word
 from driftmatrix.results import CellResult
 
 #: Seconds between redraws of the live block (fast enough to look live, cheap on 2 cores).
@@ -62,9 +63,11 @@ def finished_line(result: CellResult, done: int, total: int) -> str:
     if result.error:
         message = result.error.message
         error = f" — {result.error.type}" + (f": {message}" if message else "")
+    word = reuse_word(result)
+    took = f"{result.seconds:.1f}s" + (f", {word}" if word else "")
     return (
         f"[{done:>{width}}/{total}] {result.id}  {result.verdict.value}  "
-        f"({result.seconds:.1f}s){error[:_ERROR_CHARS]}"
+        f"({took}){error[:_ERROR_CHARS]}"
     )
 
 

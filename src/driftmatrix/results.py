@@ -61,7 +61,11 @@ class CellResult:
             file only, not in results.json.
         fingerprint: Content hash of the cell's inputs (environment, limits, artifact, golden
             set, probe code); ``--resume`` reuses a result only when it matches.
-        seconds: Wall time of the cell, build included.
+        seconds: Wall time of the cell, build included (when it ran, also if reused now).
+        reused: Where this run took the result from instead of running the cell: ``"cache"``
+            (the result cache, same fingerprint), ``"resume"`` (this output directory's
+            ``cells/``, ``--resume``); None when the cell ran in this run (the key is left
+            out of the JSON then).
     """
 
     id: str
@@ -79,6 +83,7 @@ class CellResult:
     outputs: Mapping[str, Any] | None = None
     fingerprint: str = ""
     seconds: float = 0.0
+    reused: str | None = None
 
     def with_comparison(
         self, verdict: Verdict, flags: tuple[Flag, ...], comparison: Mapping[str, Any] | None
@@ -103,6 +108,8 @@ class CellResult:
             "error": self.error.to_json() if self.error else None,
             "fingerprint": self.fingerprint,
             "seconds": round(self.seconds, 3),
+            # Only on reused cells: a run's file stays what it was before caching existed.
+            **({"reused": self.reused} if self.reused else {}),
         }
         if with_outputs:
             doc["outputs"] = dict(self.outputs) if self.outputs is not None else None
@@ -128,6 +135,7 @@ class CellResult:
             outputs=doc.get("outputs"),
             fingerprint=str(doc.get("fingerprint", "")),
             seconds=float(doc.get("seconds", 0.0)),
+            reused=str(doc["reused"]) if doc.get("reused") else None,
         )
 
 
@@ -202,8 +210,12 @@ def strict_json(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path`` atomically: temp file, fsync, ``os.replace``."""
+def write_json_atomic(path: Path, doc: Any, *, durable: bool = True) -> None:
+    """Write ``doc`` as JSON to ``path`` atomically: temp file, fsync, ``os.replace``.
+
+    ``durable=False`` skips the fsync, for files whose loss in a crash costs only time (caches:
+    a missing or empty entry is a miss).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -213,7 +225,8 @@ def write_json_atomic(path: Path, doc: Any) -> None:
             json.dump(strict_json(doc), handle, indent=2, sort_keys=False, allow_nan=False)
             handle.write("\n")
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

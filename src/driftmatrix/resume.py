@@ -1,8 +1,11 @@
-"""What ``--resume`` keys on: a fingerprint of everything a cell's result depends on.
+"""What ``--resume`` and the result cache key on: a fingerprint of everything a cell's result
+depends on.
 
-A finished cell's file is reused only when its fingerprint matches the one this run computes,
-so a changed artifact, golden set, pin, limit, probe code, Python image or trust decision makes
-the cell run again.
+Two steps: :func:`cell_fingerprint` is planned before any cell starts (the cell as written and
+the run's inputs), :func:`result_fingerprint` adds the environment the cell's Python and pins
+resolve to on this machine, once its backend has identified it. A finished cell's result is
+reused only when the fingerprint matches, so a changed artifact, golden set, pin, limit, probe
+code, interpreter build, Python image or trust decision makes the cell run again.
 """
 
 from __future__ import annotations
@@ -83,9 +86,28 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
     }
     if inputs.imported is not None:  # absent otherwise: plain runs keep their fingerprints
         doc["imported"] = sorted(inputs.imported)
+    if inputs.recipe_sha256 and spec.artifact.recipe:
+        # The function the cells call: another one in the same file is another model.
+        doc["recipe_function"] = spec.artifact.recipe.rpartition(":")[2]
     if backend == "docker":
         # The image its Python comes from: another image is another environment.
         doc["image"] = spec.docker.identity(cell.python)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def result_fingerprint(planned: str, environment: str | None) -> str:
+    """The fingerprint a cell's result is recorded, resumed and cached under.
+
+    Args:
+        planned: :func:`cell_fingerprint`: the cell as written and the run's inputs.
+        environment: The content key of the environment it runs in (``Backend.identify``:
+            the interpreter *as resolved*, so a new patch release or another build behind
+            ``python = "3.10"`` runs the cell again, and the image for docker); None when it
+            could not be identified (the cell then fails to build, and is never cached).
+    """
+    # The host's version too: how a cell is started (its job, environment variables, container
+    # profile, limits) is driftmatrix's code, and a release may change it.
+    doc = {"planned": planned, "environment": environment, "driftmatrix": __version__}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

@@ -9,7 +9,6 @@ before the next stage starts, so an interrupted run loses nothing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -20,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from driftmatrix import planning, runner, verdict
-from driftmatrix.backends.base import Backend, Execution, Invocation
+from driftmatrix.backends.base import Backend, Invocation
+from driftmatrix.cellrun import CellRun
 from driftmatrix.cells import Cell
 from driftmatrix.compare import Policy, compare
 from driftmatrix.errors import BuildError, InfraError
+from driftmatrix.jobs import default_jobs as default_jobs  # the commands' default --jobs
 from driftmatrix.planning import Plan
 from driftmatrix.progress import Phase
+from driftmatrix.resultcache import Reuse
 from driftmatrix.results import CellResult, RunResults, cell_path, read_cell, write_cell
-from driftmatrix.resume import RunInputs, reusable
+from driftmatrix.resume import RunInputs, result_fingerprint
 from driftmatrix.spec import MatrixSpec
 
 #: Called with each finished cell, its position and the total, for progress lines.
@@ -46,7 +48,9 @@ class RunOptions:
         jobs: How many cells run at once.
         cell_ids: Run only these cells (and the reference, which every comparison needs).
         compare: False for a CI job's share: exactly ``cell_ids``, compared later by ``merge``.
-        resume: Reuse finished cells whose inputs are unchanged.
+        resume: Reuse finished cells whose inputs are unchanged from ``out_dir/cells``.
+        cache: Reuse results of unchanged cells from the result cache, and keep new ones there
+            (resultcache.py); False for ``--no-cache``, which also re-reads the inputs.
         backend: Override every cell's backend (``--backend``), or None.
         trusted_sha256: Artifact hashes trusted whatever globals they reference
             (``--trust-sha256``), beside the matrix's ``artifact.trusted_sha256``.
@@ -61,6 +65,7 @@ class RunOptions:
     cell_ids: tuple[str, ...] = ()
     compare: bool = True
     resume: bool = False
+    cache: bool = True
     backend: str | None = None
     trusted_sha256: tuple[str, ...] = ()
     probes: tuple[str, ...] = runner.PROBES
@@ -78,7 +83,7 @@ class Runner:
         spec: The matrix.
         options: How to run it.
         backends: Backend name → backend instance, for every backend the cells use.
-        cache_dir: Where the runner code is staged.
+        cache_dir: Where the runner code is staged, inputs frozen and results cached.
         progress: Called as each cell finishes.
         phase: Called as each cell is queued, starts building, starts probing, waits for the
             reference.
@@ -100,6 +105,13 @@ class Runner:
         self.progress = progress
         self.phase = phase or (lambda cell_id, phase: None)
         self._cancelled = threading.Event()
+        self._reuse = Reuse.of(
+            cache_dir,
+            options.out_dir,
+            cache=options.cache,
+            resume=options.resume,
+            probes=options.probes,
+        )
 
     def backend_name(self, cell: Cell) -> str:
         """The backend that runs ``cell`` (``--backend`` wins over the matrix)."""
@@ -198,23 +210,31 @@ class Runner:
         )
 
     def _cell(self, cell: Cell, plan: Plan) -> CellResult:
-        """Provision and run one cell; every failure becomes that cell's verdict."""
+        """Provision and run one cell, or reuse its result; every failure becomes its verdict."""
         backend_name = self.backend_name(cell)
-        resolved = self.backends[backend_name].name if backend_name in self.backends else ""
-        inputs, fingerprint = plan.inputs, plan.fingerprints[cell.id]
-        if self.options.resume:
-            previous = reusable(self.options.out_dir, cell.id, fingerprint)
-            if previous is not None:
-                return previous
-        started = time.monotonic()
+        inputs, started = plan.inputs, time.monotonic()
         facts: dict[str, Any] = {"requested": cell.limits.to_json()}
         if inputs.screening.rejection:
             # Never opened by any cell: no environment is even built for it.
             facts["rejected_globals"] = inputs.screening.rejection
-            return self._record(cell, resolved or backend_name, facts, {}, fingerprint, started)
-        execution: Execution | None = None
+            resolved = self.backends[backend_name].name if backend_name in self.backends else ""
+            run = CellRun(resolved or backend_name, facts)
+            return self._record(cell, run, result_fingerprint(plan.fingerprints[cell.id], None))
+        failure: Exception | None = None
+        try:
+            key: str | None = self.backends[backend_name].identify(cell)
+        except Exception as exc:  # the cell fails as provisioning would; recorded below
+            key, failure = None, exc
+        fingerprint = result_fingerprint(plan.fingerprints[cell.id], key)
+        reused = self._reuse.find(cell, fingerprint)
+        if reused is not None:
+            if reused.reused == "cache":
+                write_cell(self.options.out_dir, reused)  # on disk as every finished cell is
+            return reused
         environment: dict[str, Any] = {}
         try:
+            if failure is not None:
+                raise failure
             backend = self.backends[backend_name]
             backend_name = backend.name  # "auto" is recorded as what it resolved to
             self.phase(cell.id, Phase.BUILDING)
@@ -251,52 +271,21 @@ class Runner:
         if self._cancelled.is_set():
             # Killed by us, not by its own doing: recording a verdict would be a lie.
             raise Cancelled(cell.id)
-        return self._record(cell, backend_name, facts, environment, fingerprint, started)
+        run = CellRun(backend_name, facts, environment, time.monotonic() - started)
+        result = self._record(cell, run, fingerprint)
+        if key is not None:  # an environment nobody could identify has no key to keep it under
+            self._reuse.keep(fingerprint, run, result)
+        return result
 
-    def _record(
-        self,
-        cell: Cell,
-        backend_name: str,
-        facts: Mapping[str, Any],
-        environment: Mapping[str, Any],
-        fingerprint: str,
-        started: float,
-    ) -> CellResult:
-        """Decide the cell's verdict from the facts gathered, write its file, return it."""
-        execution: Execution | None = facts.get("execution")
-        decided, flags = verdict.decide(**facts)
-        doc: Mapping[str, Any] = facts.get("result") or {}
-        result = CellResult(
-            id=cell.id,
-            backend=backend_name,
-            python=cell.python,
-            packages=cell.pins,
-            installed=dict(doc.get("installed") or {}),
-            environment=_environment(environment, doc),
-            limits={
-                **cell.limits.to_json(),
-                "enforced": dict(execution.enforced) if execution else {},
-            },
-            verdict=decided,
-            flags=flags,
-            probes=dict(doc.get("probes") or {}),
-            outputs=doc.get("outputs"),
-            error=verdict.error_info(**facts),
-            fingerprint=fingerprint,
-            seconds=time.monotonic() - started,
-        )
+    def _record(self, cell: Cell, run: CellRun, fingerprint: str) -> CellResult:
+        """Decide the cell's verdict from what it did, write its file, return it."""
+        result = run.result(cell, fingerprint)
         write_cell(self.options.out_dir, result)
         return result
 
 
 def _without_outputs(result: CellResult) -> CellResult:
     return replace(result, outputs=None) if result.outputs is not None else result
-
-
-def _environment(provisioned: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Where a cell ran, with the interpreter as the cell itself reported it."""
-    python = doc.get("python")
-    return {**provisioned, **({"python": dict(python)} if isinstance(python, dict) else {})}
 
 
 def compare_with_reference(
@@ -311,8 +300,3 @@ def compare_with_reference(
     comparison = compare(reference, cell, policy)
     decided, flags = verdict.decide_compared(cell=cell, comparison=comparison)
     return cell.with_comparison(decided, flags, comparison.to_json())
-
-
-def default_jobs() -> int:
-    """Cells to run at once by default: one per core."""
-    return max(1, os.cpu_count() or 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,10 +35,12 @@ MEMORY_TOO_SMALL = "48m"
 
 @pytest.fixture(autouse=True)
 def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A daemon must answer; environments and images are cached across runs."""
+    """A daemon must answer; environments and images are cached across runs, results are not
+    (these tests are about running cells in containers)."""
     if not docker_engine.available():
         missing("no Docker daemon answers (start one with `nox -s docker-setup`)")
     cache = Path.home() / ".cache" / "driftmatrix-tests" / "docker"
+    shutil.rmtree(cache / "results", ignore_errors=True)
     monkeypatch.setenv("DRIFTMATRIX_CACHE", str(cache))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     yield

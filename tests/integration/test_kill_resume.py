@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +83,9 @@ def test_twenty_kills_then_resume_lose_nothing_and_repeat_nothing(tmp_path: Path
     matrix = E2E / "ten-cells.toml"
     out = tmp_path / "out"
     rng = random.Random(20261124)
+    # Results of earlier sessions are forgotten (environments are kept): the cells must run for
+    # the kills to land in them.
+    shutil.rmtree(CACHE / "results", ignore_errors=True)
     # Build the one environment first, so the kills land in cells, not in a uv download.
     reference = "py3.10-scikit-learn1.3.2-numpy1.26.4-mem1000m-cpu1"
     warm = _start(matrix, tmp_path / "warm", CACHE, "--cell", reference)
@@ -120,6 +124,7 @@ def test_containers_of_a_killed_harness_are_removed_by_the_next_run(tmp_path: Pa
     if not docker_engine.available():
         missing("no Docker daemon answers (start one with `nox -s docker-setup`)")
     out = tmp_path / "out"
+    shutil.rmtree(DOCKER_CACHE / "results", ignore_errors=True)  # the cell must run, not be reused
     harness = _start(DOCKER / "timeout.toml", out, DOCKER_CACHE, watch=False)
     client = docker_engine.connect()
     deadline = time.monotonic() + 600

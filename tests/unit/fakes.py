@@ -358,6 +358,8 @@ class FakeBackend:
         name: The backend name cells refer to (``venv`` is the matrix default).
         pairs: ``(producer, consumer)`` → what the consumer does with a file the fake itself
             saved in the producer cell (the grid); overrides ``scenarios``.
+        interpreters: Python as a cell writes it → the version it resolves to (default
+            ``X.Y.0``): part of the environment's key, as a host's interpreter upgrade is.
 
     A job that requests ``save`` gets, as from the runner, ``artifact.<format>`` in its work
     directory (bytes naming the producer cell) and a ``save`` record, when it predicted.
@@ -374,8 +376,10 @@ class FakeBackend:
         unbuildable: Collection[tuple[str, str]] = (),
         name: str = "venv",
         pairs: Mapping[tuple[str, str], Scenario] | None = None,
+        interpreters: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.interpreters = dict(interpreters or {})
         self.scenarios = dict(scenarios or {})
         self.pairs = dict(pairs or {})
         self.unbuildable = frozenset(unbuildable)
@@ -387,6 +391,13 @@ class FakeBackend:
         # The Runner calls provision/run from its worker threads.
         self._lock = threading.Lock()
 
+    def identify(self, cell: Cell) -> str:
+        """The key ``provision`` gives ``cell``'s environment (the cell and its interpreter)."""
+        return f"{cell.fingerprint()}-{self._python(cell)}"
+
+    def _python(self, cell: Cell) -> str:
+        return self.interpreters.get(cell.python, f"{cell.python}.0")
+
     def provision(self, cell: Cell) -> Environment:
         """An environment for ``cell``, or ``BuildError`` when one of its pins is unbuildable."""
         with self._lock:
@@ -395,14 +406,14 @@ class FakeBackend:
         if broken:
             name, version = broken[0]
             raise BuildError(f"no version of {name}=={version} is available on the index")
-        key = cell.fingerprint()
+        key = self.identify(cell)
         with self._lock:
             self._cells[key] = cell
         return Environment(
             backend=self.name,
             key=key,
             python=f"/fake/envs/{key[:16]}/bin/python",
-            python_version=f"{cell.python}.0",
+            python_version=self._python(cell),
             location=f"/fake/envs/{key[:16]}",
         )
 

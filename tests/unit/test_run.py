@@ -123,7 +123,7 @@ def run_matrix(
     out: Path,
     backend: FakeBackend | None = None,
     *,
-    cache: Path | None = None,
+    cache_dir: Path | None = None,
     **options: Any,
 ) -> Run:
     """Run ``matrix`` with the Runner over ``backend``; record every progress call."""
@@ -133,7 +133,7 @@ def run_matrix(
         load_matrix(matrix),
         RunOptions(out_dir=out, **options),
         {"venv": backend},
-        cache or out.parent / "cache",
+        cache_dir or out.parent / "cache",
         progress=lambda result, done, total: calls.append((result.id, result.verdict, done, total)),
     )
     return Run(runner.run(), backend, calls)
@@ -287,15 +287,18 @@ def test_failing_cells_do_not_affect_the_others(tmp_path: Path) -> None:
 
 
 def _comparable(results: RunResults) -> list[dict[str, Any]]:
-    """The results without wall times (the only thing allowed to differ between runs)."""
-    return [{**cell.to_json(with_outputs=True), "seconds": 0} for cell in results.cells]
+    """The results without wall times and where a reused cell came from (the only things
+    allowed to differ between runs)."""
+    return [
+        {**cell.to_json(with_outputs=True), "seconds": 0, "reused": None} for cell in results.cells
+    ]
 
 
 def test_jobs_2_gives_the_same_results_as_jobs_1(tmp_path: Path) -> None:
     cases = {f"1.6.{i}": case for i, case in enumerate(CASES.values())}
     matrix = write_matrix(tmp_path / "m", (REF, *cases))
-    one = run_matrix(matrix, tmp_path / "out1", backend_for(cases), jobs=1)
-    two = run_matrix(matrix, tmp_path / "out2", backend_for(cases), jobs=2)
+    one = run_matrix(matrix, tmp_path / "out1", backend_for(cases), jobs=1, cache=False)
+    two = run_matrix(matrix, tmp_path / "out2", backend_for(cases), jobs=2, cache=False)
 
     assert _comparable(one.results) == _comparable(two.results)
     assert not one.backend.cancelled and not two.backend.cancelled
@@ -421,6 +424,8 @@ def test_an_unknown_cell_is_a_usage_error_with_a_suggestion(tmp_path: Path) -> N
 
 
 # --- --resume -----------------------------------------------------------------------------------
+# These runs keep the result cache out (cache=False): --resume alone is what they test
+# (test_resultcache.py tests the cache, and both together).
 
 RESUME_CASES = {"1.6.1": CASES["drift-label"], "1.6.2": CASES["load-error"]}
 
@@ -430,9 +435,14 @@ def first_run(tmp_path: Path, cases: Mapping[str, Case] = RESUME_CASES) -> tuple
     return matrix, run_matrix(matrix, tmp_path / "out", backend_for(cases))
 
 
+def resumed(matrix: Path, tmp_path: Path, cases: Mapping[str, Case]) -> Run:
+    """Run ``matrix`` again into the same directory with --resume."""
+    return run_matrix(matrix, tmp_path / "out", backend_for(cases), resume=True, cache=False)
+
+
 def test_resume_reuses_finished_unchanged_cells(tmp_path: Path) -> None:
     matrix, first = first_run(tmp_path)
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), resume=True)
+    again = resumed(matrix, tmp_path, RESUME_CASES)
 
     assert again.backend.runs == [] and again.backend.provisioned == []
     assert _comparable(again.results) == _comparable(first.results)
@@ -442,7 +452,7 @@ def test_resume_reuses_finished_unchanged_cells(tmp_path: Path) -> None:
 
 def test_without_resume_every_cell_runs_again(tmp_path: Path) -> None:
     matrix, first = first_run(tmp_path)
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES))
+    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), cache=False)
 
     assert sorted(again.backend.runs) == sorted(first.backend.runs)
 
@@ -451,7 +461,7 @@ def test_resume_reruns_every_cell_when_the_golden_set_changes(tmp_path: Path) ->
     matrix, first = first_run(tmp_path)
     golden = matrix.parent / "golden.csv"
     golden.write_text(GOLDEN + "r5,extreme,-1e300,0\n", encoding="utf-8")
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), resume=True)
+    again = resumed(matrix, tmp_path, RESUME_CASES)
 
     assert sorted(again.backend.runs) == sorted(first.backend.runs)
 
@@ -459,7 +469,7 @@ def test_resume_reruns_every_cell_when_the_golden_set_changes(tmp_path: Path) ->
 def test_resume_reruns_every_cell_when_the_artifact_changes(tmp_path: Path) -> None:
     matrix, first = first_run(tmp_path)
     (matrix.parent / "model.joblib").write_bytes(ARTIFACT_BYTES + b"v2")
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), resume=True)
+    again = resumed(matrix, tmp_path, RESUME_CASES)
 
     assert sorted(again.backend.runs) == sorted(first.backend.runs)
 
@@ -468,7 +478,7 @@ def test_resume_reruns_only_the_cell_whose_pins_changed(tmp_path: Path) -> None:
     matrix, _ = first_run(tmp_path)
     cases = {"1.6.1": CASES["drift-label"], "1.6.9": CASES["load-error"]}  # 1.6.2 → 1.6.9
     write_matrix(matrix.parent, (REF, *cases))
-    again = run_matrix(matrix, tmp_path / "out", backend_for(cases), resume=True)
+    again = resumed(matrix, tmp_path, cases)
 
     assert again.backend.runs == [cell_id("1.6.9")]
     assert again.verdicts == {
@@ -481,7 +491,7 @@ def test_resume_reruns_only_the_cell_whose_pins_changed(tmp_path: Path) -> None:
 def test_resume_reruns_cells_whose_limits_changed_under_the_same_id(tmp_path: Path) -> None:
     matrix, first = first_run(tmp_path)
     write_matrix(matrix.parent, (REF, *RESUME_CASES), timeout="90s")
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), resume=True)
+    again = resumed(matrix, tmp_path, RESUME_CASES)
 
     assert sorted(again.verdicts) == sorted(first.verdicts)  # same ids: the timeout is not in them
     assert sorted(again.backend.runs) == sorted(first.backend.runs)
@@ -494,7 +504,7 @@ def test_resume_never_reuses_an_infra_error(tmp_path: Path) -> None:
     assert first.verdicts[cell_id("1.6.1")] is Verdict.INFRA_ERROR
 
     fixed = {"1.6.1": CASES["identical"]}
-    again = run_matrix(matrix, tmp_path / "out", backend_for(fixed), resume=True)
+    again = resumed(matrix, tmp_path, fixed)
 
     assert again.backend.runs == [cell_id("1.6.1")]  # the reference was reused
     assert again.verdicts[cell_id("1.6.1")] is Verdict.IDENTICAL
@@ -508,7 +518,7 @@ def test_resume_compares_reused_cells_with_a_rerun_reference(tmp_path: Path) -> 
     assert first.verdicts[cell_id("1.6.1")] is Verdict.NOT_COMPARED
 
     fixed = {REF: CASES["identical"], "1.6.1": CASES["drift-label"]}
-    again = run_matrix(matrix, tmp_path / "out", backend_for(fixed), resume=True)
+    again = resumed(matrix, tmp_path, fixed)
 
     assert again.backend.runs == [cell_id(REF)]
     assert again.verdicts == {cell_id(REF): Verdict.IDENTICAL, cell_id("1.6.1"): Verdict.DRIFT}
@@ -517,7 +527,7 @@ def test_resume_compares_reused_cells_with_a_rerun_reference(tmp_path: Path) -> 
 def test_resume_reruns_a_cell_whose_file_is_damaged(tmp_path: Path) -> None:
     matrix, _ = first_run(tmp_path)
     cell_path(tmp_path / "out", cell_id("1.6.1")).write_text("{", encoding="utf-8")
-    again = run_matrix(matrix, tmp_path / "out", backend_for(RESUME_CASES), resume=True)
+    again = resumed(matrix, tmp_path, RESUME_CASES)
 
     assert again.backend.runs == [cell_id("1.6.1")]
     assert again.verdicts[cell_id("1.6.1")] is Verdict.DRIFT
@@ -572,11 +582,13 @@ def test_cells_open_the_bytes_that_were_hashed_and_scanned(tmp_path: Path) -> No
     run = run_matrix(matrix, tmp_path / "out", backend)
 
     assert set(run.verdicts.values()) == {Verdict.IDENTICAL}
-    assert run.results.artifact["sha256"] == hashlib.sha256(ARTIFACT_BYTES).hexdigest()
+    digest = hashlib.sha256(ARTIFACT_BYTES).hexdigest()
+    assert run.results.artifact["sha256"] == digest
     assert run.results.artifact["path"] == str(tmp_path / "m" / "model.joblib")
     for job in backend.jobs.values():
         artifact = Path(job["files"]["artifact"])
-        assert artifact.parent == tmp_path / "out" / "input" / "artifact"
+        # The content-addressed copy (snapshot.py), not the file the matrix names.
+        assert artifact.parent == tmp_path / "cache" / "inputs" / digest
         assert artifact.read_bytes() == ARTIFACT_BYTES  # not the bytes written after the scan
         assert Path(job["files"]["golden"]).read_text() == GOLDEN
 
@@ -715,7 +727,8 @@ def test_train_mode_cells_run_the_recipe_instead_of_loading(tmp_path: Path) -> N
         assert job["recipe"] == {"file": "recipe.py", "function": "train"}
         assert job["files"]["recipe_dir"] == str(tmp_path / "m")
         assert "artifact" not in job["files"]
-    assert not (tmp_path / "out" / "input" / "artifact").exists()  # never read, never copied
+    frozen = [path.name for path in (tmp_path / "cache" / "inputs").glob("*/*")]
+    assert frozen == ["golden.csv"]  # the artifact is never read, never copied
 
 
 def test_resume_reruns_train_mode_cells_when_the_recipe_changes(tmp_path: Path) -> None:

@@ -93,6 +93,17 @@ class Backend(Protocol):
 
     name: str
 
+    def identify(self, cell: Cell) -> str:
+        """The content key of the environment ``provision(cell)`` gives (its ``key``), found
+        without building anything: part of the cell's fingerprint, so a result is reused only
+        for the same environment (the Python *as resolved*, the pins, the platform, the image).
+
+        Raises:
+            BuildError: the environment cannot exist (no interpreter for the cell's Python).
+            InfraError: the backend cannot tell (the Docker daemon is down).
+        """
+        ...
+
     def provision(self, cell: Cell) -> Environment:
         """Build (or reuse from the cache) the environment for ``cell``.
 

@@ -87,6 +87,12 @@ class DockerBackend:
                 )
             return self._client, self._images
 
+    def identify(self, cell: Cell) -> str:
+        """The content key of ``cell``'s image (its Python image, pins, platform); the Python
+        image is chosen (once per version) but nothing is built."""
+        _, images = self._connected()
+        return images.cell_key(cell)
+
     def provision(self, cell: Cell) -> Environment:
         """Build (or reuse by content tag) the image for ``cell``'s Python and pins."""
         _, images = self._connected()

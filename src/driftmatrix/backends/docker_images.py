@@ -162,6 +162,15 @@ class Images:
         self._ensure_python(planned)
         return planned.tag
 
+    def cell_key(self, cell: Cell) -> str:
+        """The content key of ``cell``'s image, without building it (:meth:`cell_image`'s).
+
+        Raises:
+            BuildError: no Python image for the cell's version.
+            InfraError: the daemon failed.
+        """
+        return _cell_key(self.choice.python_for(cell.python), cell)
+
     def cell_image(self, cell: Cell) -> CellImage:
         """Return the image for ``cell``'s Python and pins, building it unless it exists.
 

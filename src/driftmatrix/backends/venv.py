@@ -85,6 +85,14 @@ class VenvBackend:
                 self._live = LiveGroups(directory)
             return self._live
 
+    def identify(self, cell: Cell) -> str:
+        """The key of ``cell``'s environment: the interpreter it resolves to, pins, machine.
+
+        Raises:
+            BuildError: no interpreter for the cell's Python.
+        """
+        return environment_key(find_interpreter(cell.python), cell.packages)
+
     def provision(self, cell: Cell) -> Environment:
         """Build, or reuse from the cache, the environment for ``cell``.
 

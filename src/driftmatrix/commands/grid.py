@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import backends_for, check_jobs
+from driftmatrix.commands._shared import JOBS_HELP, NO_CACHE_HELP, backends_for, check_jobs
 from driftmatrix.paths import cache_dir
 from driftmatrix.progress import display_for
 
@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     grid.add_argument("matrix", type=Path, help="the matrix file (TOML) with a recipe")
     grid.add_argument("--out", type=Path, help="output directory (default: out/<name>-grid)")
     grid.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
-    grid.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
-    grid.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    grid.add_argument("--jobs", type=int, help=JOBS_HELP)
+    grid.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     grid.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
     grid.set_defaults(handler=main)
 
@@ -28,16 +28,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def main(args: argparse.Namespace) -> int:
     """Build the producer × consumer grid; write grid.json and grid.md; print the table."""
     from driftmatrix.grid import build_grid, grid_exit_code
+    from driftmatrix.jobs import default_jobs
     from driftmatrix.report.grid import render_grid
     from driftmatrix.results import write_json_atomic
-    from driftmatrix.run import RunOptions, default_jobs
+    from driftmatrix.run import RunOptions
     from driftmatrix.spec import load_matrix
 
     spec = load_matrix(args.matrix)
     check_jobs(args.jobs)
     out = args.out or Path("out") / f"{spec.name}-grid"
     options = RunOptions(
-        out_dir=out, jobs=args.jobs or default_jobs(), resume=args.resume, backend=args.backend
+        out_dir=out,
+        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
+        resume=args.resume,
+        cache=not args.no_cache,
+        backend=args.backend,
     )
     with display_for(sys.stderr) as display:
         backends = backends_for(spec, options.backend, args.no_cache, display.log)

@@ -16,7 +16,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 
 from driftmatrix.artifactspec import FORMATS
-from driftmatrix.commands._shared import backends_for, check_jobs, write_reports
+from driftmatrix.commands._shared import (
+    JOBS_HELP,
+    NO_CACHE_HELP,
+    backends_for,
+    check_jobs,
+    write_reports,
+)
 from driftmatrix.errors import MatrixError, UsageError
 from driftmatrix.locksource import Source
 from driftmatrix.paths import cache_dir
@@ -78,9 +84,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     review.add_argument("--python", help="the cells' Python (default: --matrix's, else this one)")
     review.add_argument("--backend", choices=["auto", "venv", "docker"], help="where cells run")
     review.add_argument("--out", type=Path, help="output directory (default: out/review)")
-    review.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
+    review.add_argument("--jobs", type=int, help=JOBS_HELP)
     review.add_argument("--bisect", action="store_true", help="find the change that causes it")
-    review.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    review.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     review.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
     review.set_defaults(handler=main)
 
@@ -117,16 +123,18 @@ def _run(args: argparse.Namespace, setup: Setup, review: Review, out: Path) -> t
     """Run the base and head cells (and the bisect); the review with what they found, and the
     exit code (``run``'s rule over the two cells)."""
     from driftmatrix.bisect import Hooks, bisect
+    from driftmatrix.jobs import default_jobs
     from driftmatrix.progress import display_for
     from driftmatrix.review import IMPORTED, Outcome, base_and_head, judge
-    from driftmatrix.run import Runner, RunOptions, default_jobs
+    from driftmatrix.run import Runner, RunOptions
     from driftmatrix.verdict import exit_code
 
     spec = base_and_head(setup, review.base, review.head)
     options = RunOptions(
         out_dir=out,
-        jobs=args.jobs or default_jobs(),
+        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
         resume=args.resume,
+        cache=not args.no_cache,
         backend=args.backend,
         imported=IMPORTED,  # only the model libraries are imported by name: see review.IMPORTED
     )

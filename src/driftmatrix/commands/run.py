@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from driftmatrix.cimatrix import select_shard
-from driftmatrix.commands._shared import backends_for, check_jobs, log, write_reports
+from driftmatrix.commands._shared import (
+    JOBS_HELP,
+    NO_CACHE_HELP,
+    backends_for,
+    check_jobs,
+    log,
+    write_reports,
+)
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
 from driftmatrix.progress import display_for
@@ -20,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("matrix", type=Path, help="the matrix file (TOML)")
     run.add_argument("--out", type=Path, help="output directory (default: out/<matrix name>)")
     run.add_argument("--backend", choices=["auto", "venv", "docker"], help="override backends")
-    run.add_argument("--jobs", type=int, help="cells to run at once (default: one per core)")
+    run.add_argument("--jobs", type=int, help=JOBS_HELP)
     run.add_argument("--cell", action="append", default=[], metavar="ID", help="only this cell")
     run.add_argument(
         "--shard",
@@ -34,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="run exactly the chosen cells, without adding the reference; nothing is compared"
         " (cells that ran stay not-compared until `driftmatrix merge`)",
     )
-    run.add_argument("--no-cache", action="store_true", help="rebuild environments")
+    run.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     run.add_argument("--resume", action="store_true", help="keep finished, unchanged cells")
     run.add_argument(
         "--trust-sha256",
@@ -48,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Run the matrix; write results.json, report.md and junit.xml; print the table."""
+    from driftmatrix.jobs import default_jobs
     from driftmatrix.outcome import Verdict
-    from driftmatrix.run import Runner, RunOptions, default_jobs
+    from driftmatrix.run import Runner, RunOptions
     from driftmatrix.spec import load_matrix
     from driftmatrix.verdict import exit_code
 
@@ -73,10 +81,11 @@ def main(args: argparse.Namespace) -> int:
             )
     options = RunOptions(
         out_dir=out,
-        jobs=args.jobs or default_jobs(),
+        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
         cell_ids=cell_ids,
         compare=compare,
         resume=args.resume,
+        cache=not args.no_cache,
         backend=args.backend,
         trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
     )

@@ -133,6 +133,17 @@ def version(cell: CellResult, name: str) -> str:
     return str(installed.get(canonical_name(name)) or cell.packages.get(name) or "-")
 
 
+def reuse_word(cell: CellResult) -> str | None:
+    """``cached`` or ``resumed`` when this run reused the cell's result instead of running it."""
+    return {"cache": "cached", "resume": "resumed"}.get(cell.reused or "")
+
+
+def seconds(cell: CellResult) -> str:
+    """A cell's wall time (when it ran), and whether this run reused its result."""
+    word = reuse_word(cell)
+    return f"{cell.seconds:.1f}" + (f" {word}" if word else "")
+
+
 def flipped(cell: CellResult) -> str:
     """``3/120`` for a compared classifier, ``-`` otherwise."""
     labels = _mapping(_mapping(cell.comparison).get("labels"))

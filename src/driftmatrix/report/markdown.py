@@ -90,7 +90,7 @@ def _cell_row(cell: CellResult, reference: str, pins: list[str]) -> list[str]:
         _dash(common.max_abs(cell)),
         _dash(resources.latency_cell(cell, reference)),
         _dash(resources.memory_cell(cell, reference)),
-        f"{cell.seconds:.1f}",
+        common.seconds(cell),
     ]
 
 

@@ -83,7 +83,7 @@ def _row(cell: CellResult, reference: str, pins: list[str], color: bool) -> list
         common.max_abs(cell),
         resources.latency_cell(cell, reference),
         resources.memory_cell(cell, reference),
-        f"{cell.seconds:.1f}",
+        common.seconds(cell),
     ]
 
 
