@@ -21,13 +21,16 @@ Decisions:
   ``not-compared``, as in a run whose reference failed.
 * **Bad input** (not a directory, no or corrupt ``results.json``, a listed cell file missing or
   corrupt) is a :class:`~driftmatrix.errors.UsageError` raised before anything is written.
+* **Memory stays flat in the number of cells**: a part keeps its cells without their raw
+  outputs (``CellResult.kept``); merging reads each cell's file again when it compares it, hands
+  the merged cell, outputs included, to ``write``, and keeps it packed.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,8 +75,9 @@ class Part:
 
     Attributes:
         path: The directory.
-        results: Its results.json.
-        cells: Its cells as their own files hold them (with the raw outputs), in results order.
+        results: Its results.json, but its cells (``cells`` has them).
+        cells: Its cells as their own files hold them, in results order, without their raw
+            outputs (:func:`merge` reads those again, one cell at a time).
     """
 
     path: Path
@@ -130,8 +134,8 @@ def read_part(path: Path) -> Part:
             f"{results_file}: written by a driftmatrix that does not record the run's inputs;"
             " run the job again with this version to merge it"
         )
-    cells = tuple(_read_cell(path, entry) for entry in results.cells)
-    return Part(path, results, cells)
+    cells = tuple(_read_cell(path, entry).kept() for entry in results.cells)
+    return Part(path, replace(results, cells=()), cells)  # the cells once, not twice
 
 
 def _read_results(path: Path) -> RunResults:
@@ -191,15 +195,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def merge(parts: Sequence[Part]) -> Merged:
+def merge(parts: Sequence[Part], write: Callable[[CellResult], object] | None = None) -> Merged:
     """Merge the jobs' directories into one run, every cell compared with the reference.
 
     Args:
         parts: The directories, in the order given (earlier ones win ties between duplicates).
+        write: Called with each merged cell, raw outputs included, in matrix order (the command
+            writes its file); the merged results keep the cells without them.
 
     Raises:
-        UsageError: No directories, directories from different runs, or one cell with
-            different inputs in two directories.
+        UsageError: No directories, directories from different runs, one cell with different
+            inputs in two directories, or a cell file that changed since it was read.
     """
     if not parts:
         raise UsageError("merge: give at least one output directory")
@@ -207,14 +213,21 @@ def merge(parts: Sequence[Part]) -> Merged:
     chosen, sources, duplicates = _choose(parts)
     first = parts[0].results
     policy = CompareSpec.from_json(first.compare)
-    reference = chosen.get(first.reference)
+
+    def whole(cell_id: str) -> CellResult:
+        return _reread(sources[cell_id], chosen[cell_id])
+
+    reference = whole(first.reference) if first.reference in chosen else None
     cells, missing = [], []
     for cell_id in first.matrix["cells"]:
         if cell_id in chosen:
-            cells.append(compare_with_reference(chosen[cell_id], reference, policy))
+            cell = compare_with_reference(whole(cell_id), reference, policy)
         else:
             missing.append(cell_id)
-            cells.append(missing_cell(cell_id))
+            cell = missing_cell(cell_id)
+        if write is not None:
+            write(cell)
+        cells.append(cell.kept())
     results = RunResults(
         matrix=first.matrix,
         artifact=first.artifact,
@@ -224,6 +237,15 @@ def merge(parts: Sequence[Part]) -> Merged:
         inputs=first.inputs,
     )
     return Merged(results, sources, tuple(missing), tuple(duplicates))
+
+
+def _reread(directory: Path, kept: CellResult) -> CellResult:
+    """The cell's file again, raw outputs included (it was checked when its part was read)."""
+    path = cell_path(directory, kept.id)
+    cell = _load(path, read_cell, "cell result", "")
+    if cell.fingerprint != kept.fingerprint:
+        raise UsageError(f"{path}: changed while it was being merged; merge again")
+    return cell
 
 
 def _choose(

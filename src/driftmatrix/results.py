@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from driftmatrix.outcome import Flag, Verdict
+from driftmatrix.packed import pack
 
 SCHEMA_VERSION = 1
 
@@ -90,6 +92,12 @@ class CellResult:
     ) -> CellResult:
         """A copy with the verdict and comparison decided against the reference."""
         return replace(self, verdict=verdict, flags=flags, comparison=comparison)
+
+    def kept(self) -> CellResult:
+        """This result as a run of many cells holds it once its file is written: without the
+        raw outputs (the file has them), probe records and comparison packed (packed.py)."""
+        probes = pack(self.probes) or {}
+        return replace(self, outputs=None, probes=probes, comparison=pack(self.comparison))
 
     def to_json(self, *, with_outputs: bool) -> dict[str, Any]:
         """JSON form; ``with_outputs`` adds the raw outputs (per-cell files only)."""
@@ -167,7 +175,10 @@ class RunResults:
         return next((c for c in self.cells if c.id == self.reference), None)
 
     def to_json(self) -> dict[str, Any]:
-        """The results.json document."""
+        """The results.json document, built whole (:meth:`json_text` never builds it)."""
+        return {**self._head(), "cells": [cell.to_json(with_outputs=False) for cell in self.cells]}
+
+    def _head(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "matrix": dict(self.matrix),
@@ -175,8 +186,23 @@ class RunResults:
             "reference": self.reference,
             "compare": dict(self.compare),
             **({"inputs": dict(self.inputs)} if self.inputs else {}),
-            "cells": [cell.to_json(with_outputs=False) for cell in self.cells],
         }
+
+    def json_text(self) -> Iterator[str]:
+        """The text of results.json (strict JSON, indented by 2) in pieces: joined, they are
+        ``json.dumps(strict_json(self.to_json()), indent=2)``, but the document is never built
+        whole, only one cell's part at a time (1,000 cells are 25 MB of text, several times
+        that as objects)."""
+        text = json.dumps(strict_json({**self._head(), "cells": []}), indent=2, allow_nan=False)
+        if not self.cells:
+            yield text
+            return
+        yield text[: -len("[]\n}")] + "[\n"  # the document ends with `"cells": []\n}`
+        for index, cell in enumerate(self.cells):
+            doc = strict_json(cell.to_json(with_outputs=False))
+            lines = json.dumps(doc, indent=2, allow_nan=False).replace("\n", "\n    ")
+            yield ("    " if index == 0 else ",\n    ") + lines
+        yield "\n  ]\n}"
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> RunResults:
@@ -199,14 +225,20 @@ def strict_json(value: Any) -> Any:
     """``value`` with non-finite floats replaced by ``"nan"``/``"inf"``/``"-inf"``.
 
     Every JSON file and report driftmatrix writes is strict JSON (``NaN`` is not), so readers in
-    any language can parse it.
+    any language can parse it. Dicts and lists without such a float are returned as they are,
+    not copied (results.json of 1,000 cells would otherwise be copied whole); other mappings
+    and tuples become dicts and lists.
     """
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, Mapping):
-        return {k: strict_json(v) for k, v in value.items()}
+        items = [(k, v, strict_json(v)) for k, v in value.items()]
+        same = isinstance(value, dict) and all(new is old for _, old, new in items)
+        return value if same else {k: new for k, _, new in items}
     if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
+        values = [strict_json(v) for v in value]
+        same = isinstance(value, list) and all(map(operator.is_, values, value))
+        return value if same else values
     return value
 
 
@@ -216,13 +248,20 @@ def write_json_atomic(path: Path, doc: Any, *, durable: bool = True) -> None:
     ``durable=False`` skips the fsync, for files whose loss in a crash costs only time (caches:
     a missing or empty entry is a miss).
     """
+    encoder = json.JSONEncoder(indent=2, allow_nan=False)
+    _write_atomic(path, encoder.iterencode(strict_json(doc)), durable=durable)
+
+
+def _write_atomic(path: Path, chunks: Iterable[str], *, durable: bool = True) -> None:
+    """Write ``chunks`` and a newline to ``path`` atomically (see :func:`write_json_atomic`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; results are meant to be read by others (CI artifacts, reviewers).
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(strict_json(doc), handle, indent=2, sort_keys=False, allow_nan=False)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.write("\n")
             handle.flush()
             if durable:
@@ -252,13 +291,14 @@ def read_cell(path: Path) -> CellResult:
 
 
 def write_results(out_dir: Path, results: RunResults) -> Path:
-    """Write ``results.json`` atomically; returns the path."""
+    """Write ``results.json`` atomically, a cell at a time; returns the path."""
     path = out_dir / "results.json"
-    write_json_atomic(path, results.to_json())
+    _write_atomic(path, results.json_text())
     return path
 
 
 def read_results(out_dir: Path) -> RunResults:
-    """Read ``DIR/results.json``."""
+    """Read ``DIR/results.json``; its cells are kept packed (:meth:`CellResult.kept`)."""
     with (out_dir / "results.json").open(encoding="utf-8") as handle:
-        return RunResults.from_json(json.load(handle))
+        results = RunResults.from_json(json.load(handle))
+    return replace(results, cells=tuple(cell.kept() for cell in results.cells))

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ class Runner:
                     waiting.insert(0, result)
                 elif reference is None and self.options.compare:
                     # Its file holds the outputs until the reference is in: not memory.
-                    waiting.append(_without_outputs(result))
+                    waiting.append(result.kept())
                     aside.add(result.id)
                     self.phase(result.id, Phase.WAITING)
                     continue
@@ -175,13 +175,14 @@ class Runner:
     ) -> CellResult:
         """Compare a finished cell with the reference (if any), write its file, report progress.
 
-        Returns the result without its raw outputs: they are in the file now.
+        Returns the result as the run keeps it (``CellResult.kept``: no raw outputs, they are
+        in the file now; probe records and comparison packed).
         """
         result = compare_with_reference(cell, reference, self.spec.compare)
         write_cell(self.options.out_dir, result)
         if self.progress:
             self.progress(result, done, total)
-        return _without_outputs(result)
+        return result.kept()
 
     def results(self, cells: tuple[CellResult, ...], inputs: RunInputs) -> RunResults:
         """The run's results from its settled cells."""
@@ -282,10 +283,6 @@ class Runner:
         result = run.result(cell, fingerprint)
         write_cell(self.options.out_dir, result)
         return result
-
-
-def _without_outputs(result: CellResult) -> CellResult:
-    return replace(result, outputs=None) if result.outputs is not None else result
 
 
 def compare_with_reference(

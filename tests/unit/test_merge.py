@@ -23,7 +23,14 @@ from driftmatrix.cli import main
 from driftmatrix.errors import InfraError, UsageError
 from driftmatrix.merge import MISSING_MESSAGE, Merged, merge, read_part
 from driftmatrix.outcome import Flag, Verdict
-from driftmatrix.results import RunResults, cell_path, read_cell, read_results, write_results
+from driftmatrix.results import (
+    CellResult,
+    RunResults,
+    cell_path,
+    read_cell,
+    read_results,
+    write_results,
+)
 from driftmatrix.run import Runner, RunOptions
 from driftmatrix.spec import load_matrix
 from driftmatrix.verdict import exit_code
@@ -90,16 +97,21 @@ def test_jobs_merged_equal_one_full_run(tmp_path: Path, matrix: Path, count: int
     full = full_run(tmp_path / "full", matrix)
     dirs = job_runs(tmp_path / "jobs", matrix, count)
 
-    result = merged(*dirs)
+    written: list[CellResult] = []
+    result = merge([read_part(path) for path in dirs], write=written.append)
 
     assert result.missing == () and result.duplicates == ()
-    assert [c.id for c in result.results.cells] == CELLS
-    # The full run keeps its raw outputs in its cell files only (memory stays flat).
+    assert [c.id for c in result.results.cells] == [c.id for c in written] == CELLS
+    # Both keep raw outputs in cell files only (memory stays flat): the merged cells as written.
     cells = [read_cell(cell_path(tmp_path / "full", cell.id)) for cell in full.cells]
-    for mine, theirs in zip(result.results.cells, cells, strict=True):
+    for mine, theirs in zip(written, cells, strict=True):
         # Everything, raw outputs and comparisons included; only the wall time differs.
         assert without_timing(mine.to_json(with_outputs=True)) == without_timing(
             theirs.to_json(with_outputs=True)
+        )
+    for kept, mine in zip(result.results.cells, written, strict=True):
+        assert kept.outputs is None and kept.to_json(with_outputs=False) == mine.to_json(
+            with_outputs=False
         )
     assert {c.id: c.verdict for c in result.results.cells} == {
         cell_id(v): case.verdict for v, case in SCENARIOS.items()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gc
 import io
+import json
+import math
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,10 +24,20 @@ import scale
 from fakes import FakeBackend, Scenario, healthy
 from test_run import REF, cell_id, write_matrix
 
-from driftmatrix.cimatrix import job_matrix
+from driftmatrix.cimatrix import job_matrix, shards
+from driftmatrix.merge import merge, read_part
 from driftmatrix.outcome import Verdict
+from driftmatrix.packed import Packed, pack
 from driftmatrix.progress import LiveDisplay, Phase
-from driftmatrix.results import cell_path, read_cell
+from driftmatrix.report import render
+from driftmatrix.results import (
+    RunResults,
+    cell_path,
+    read_cell,
+    read_results,
+    strict_json,
+    write_results,
+)
 from driftmatrix.run import Runner, RunOptions
 from driftmatrix.selection import select_cells
 from driftmatrix.spec import load_matrix
@@ -254,3 +267,109 @@ def test_cells_waiting_for_the_reference_wait_without_their_outputs(tmp_path: Pa
     assert {verdicts[cell_id(v)] for v in versions[:-1]} == {Verdict.IDENTICAL}
     written = read_cell(cell_path(tmp_path / "out", cell_id(versions[0])))
     assert written.outputs is not None and written.verdict is Verdict.IDENTICAL
+
+
+def test_a_run_keeps_settled_cells_packed(tmp_path: Path) -> None:
+    results = _paced_run(tmp_path, Paced(cell_id(REF)), ("1.6.1", "1.6.2"), jobs=1)
+
+    for cell in results.cells:
+        assert isinstance(cell.probes, Packed) and isinstance(cell.comparison, Packed)
+        assert cell.to_json(with_outputs=False) == {
+            **read_cell(cell_path(tmp_path / "out", cell.id)).to_json(with_outputs=False),
+            "seconds": round(cell.seconds, 3),
+        }
+
+
+def test_merging_ci_jobs_keeps_no_cell_outputs_in_memory(tmp_path: Path) -> None:
+    versions = tuple(f"1.6.{i}" for i in range(20))
+    spec = load_matrix(write_matrix(tmp_path / "m", (REF, *versions)))
+    dirs = []
+    for shard in shards(spec.cells, spec.reference, 3):
+        ids = tuple(cell.id for cell in shard.cells)
+        options = RunOptions(out_dir=tmp_path / shard.id, cell_ids=ids, compare=False)
+        write_results(
+            options.out_dir, Runner(spec, options, {"venv": FakeBackend()}, tmp_path / "c").run()
+        )
+        dirs.append(options.out_dir)
+    before = _outputs_alive()
+    parts = [read_part(path) for path in dirs]
+    alive: list[int] = []
+
+    merged = merge(parts, write=lambda cell: alive.append(_outputs_alive()))
+
+    assert _outputs_alive() == before  # reading the jobs kept none
+    assert len(alive) == 21 and max(alive) - before <= 2  # the reference's and the cell's
+    assert all(cell.outputs is None for cell in merged.results.cells)
+    assert {cell.verdict for cell in merged.results.cells} == {Verdict.IDENTICAL}
+
+
+# --- packed values, and results.json a cell at a time ---------------------------------------------
+
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
+
+
+def test_packed_values_read_as_the_json_they_were() -> None:
+    values = {
+        "labels": {"flipped": 3, "rows": [{"row": "h1", "tag": "é", "reference": 0, "cell": 1}]},
+        "scores": {
+            "max_abs": 1e-300,
+            "max_rel": float("inf"),
+            "sample": [[0.1, 0.30000000000000004]],
+        },
+        "missing": [],
+        "none": None,
+    }
+    packed = Packed(values)
+
+    assert packed == values and values == packed
+    assert list(packed) == list(values) and len(packed) == 4 and "none" in packed
+    assert packed["scores"]["max_rel"] == float("inf")
+    assert packed["labels"] is not packed["labels"]  # a fresh copy: nobody changes what is kept
+    assert pack(packed) is packed and pack(None) is None
+
+
+def test_nan_survives_packing() -> None:
+    value = Packed({"x": [float("nan")]})["x"][0]
+    assert math.isnan(value)
+
+
+@pytest.mark.parametrize("name", ["results.json", "results_reference_failed.json"])
+@pytest.mark.parametrize("fmt", ["terminal", "md", "junit", "json", "html"])
+def test_reports_of_packed_cells_are_the_same(name: str, fmt: str) -> None:
+    results = RunResults.from_json(json.loads((REPORTS / name).read_text(encoding="utf-8")))
+    kept = replace(results, cells=tuple(cell.kept() for cell in results.cells))
+
+    assert render(kept, fmt) == render(results, fmt)
+
+
+def _with_nan(results: RunResults) -> RunResults:
+    cells = list(results.cells)
+    cells[-1] = replace(cells[-1], probes={**cells[-1].probes, "odd": {"v": [float("-inf")]}})
+    return replace(results, cells=tuple(cells))
+
+
+@pytest.mark.parametrize("cells", [0, 1, 2])
+def test_results_json_is_written_a_cell_at_a_time_as_the_whole_document(
+    tmp_path: Path, cells: int
+) -> None:
+    full = RunResults.from_json(json.loads((REPORTS / "results.json").read_text(encoding="utf-8")))
+    results = replace(full, cells=full.cells[:cells])
+    results = _with_nan(results) if cells else results
+
+    path = write_results(tmp_path, results)
+
+    whole = json.dumps(strict_json(results.to_json()), indent=2, allow_nan=False) + "\n"
+    assert path.read_text(encoding="utf-8") == whole == "".join(results.json_text()) + "\n"
+    assert read_results(tmp_path).to_json() == json.loads(whole)
+
+
+def test_strict_json_copies_nothing_it_need_not() -> None:
+    doc = {"a": [1.5, {"b": "x"}], "c": (1, 2)}
+    clean = {"a": [1.5, {"b": "x"}], "c": [1, 2]}
+    assert strict_json(clean) is clean
+    assert strict_json(doc) == clean  # a tuple becomes a list
+
+    nan = {"keep": {"b": [1.0]}, "deep": [{"v": float("nan")}]}
+    fixed = strict_json(nan)
+    assert fixed == {"keep": {"b": [1.0]}, "deep": [{"v": "nan"}]}
+    assert fixed["keep"] is nan["keep"] and nan["deep"][0]["v"] != 0  # the original is intact

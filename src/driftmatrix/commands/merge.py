@@ -32,15 +32,17 @@ def main(args: argparse.Namespace) -> int:
     from driftmatrix.verdict import exit_code
 
     parts = [read_part(path) for path in args.dirs]
-    merged = merge(parts)
-    results = merged.results
-    out: Path = args.out or Path("out") / str(results.matrix.get("name") or "merged")
+    name = parts[0].results.matrix.get("name") if parts else None
+    out: Path = args.out or Path("out") / str(name or "merged")
     for part in parts:
         if out.resolve() == part.path.resolve():
             raise UsageError(
                 f"--out {out}: is one of the directories being merged; choose another"
                 " (merging never overwrites a job's results)"
             )
+    # Each merged cell's file is written as it is compared: the run keeps none of their outputs.
+    merged = merge(parts, write=lambda cell: write_cell(out, cell))
+    results = merged.results
     for duplicate in merged.duplicates:
         log(
             f"{duplicate.cell} is in {duplicate.kept} and {duplicate.dropped} (same inputs):"
@@ -56,8 +58,6 @@ def main(args: argparse.Namespace) -> int:
         )
     if results.reference in merged.missing:
         log(f"the reference cell {results.reference} never ran: no cell could be compared")
-    for cell in results.cells:
-        write_cell(out, cell)
     write_reports(out, results)
     return exit_code(results, merged.policy.fail_on)
 

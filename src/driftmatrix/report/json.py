@@ -1,14 +1,13 @@
 """The JSON report: the results.json document itself, pretty-printed.
 
 Strict JSON: NaN and infinities become ``"nan"``/``"inf"``/``"-inf"``, the convention
-``results.write_json_atomic`` uses, so this output equals the file it was read from.
+``results.write_json_atomic`` uses, so this output equals the file it was read from. Built a
+cell at a time (``RunResults.json_text``): never the whole document as objects.
 """
 
 from __future__ import annotations
 
-import json
-
-from driftmatrix.results import RunResults, strict_json
+from driftmatrix.results import RunResults
 
 
 def render(results: RunResults) -> str:
@@ -20,4 +19,4 @@ def render(results: RunResults) -> str:
     Returns:
         The JSON text.
     """
-    return json.dumps(strict_json(results.to_json()), indent=2, allow_nan=False) + "\n"
+    return "".join(results.json_text()) + "\n"
