@@ -1,4 +1,4 @@
-"""Sessions: demo, tests, lint, typecheck, reference, merge, and one session per matrix cell.
+"""Sessions: demo, tests, lint, typecheck, reference, bench, merge, and one per matrix cell.
 
 ``nox -l --json`` lists the per-cell sessions with ids equal to cell ids, so a CI workflow can
 turn them into a job matrix: each job runs ``nox -s <cell id>``, which runs that cell alone (no
@@ -69,6 +69,14 @@ def reference(session: nox.Session) -> None:
     """Rebuild the demo's reference artifact in its producer environment (see its manifest)."""
     session.install(".")
     session.run("python", "artifacts/demo/build.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark against the plain-nox way (10-15 min); writes benchmarks/RESULTS.md."""
+    # nox itself: the baseline is a plain noxfile run by nox (virtualenv + pip).
+    session.install("-e", ".", "nox")
+    session.run("python", "benchmarks/run.py", *session.posargs)
 
 
 def _matrix() -> tuple[str, list[str]]:
