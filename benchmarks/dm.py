@@ -43,12 +43,18 @@ class MatrixRun:
         """How many cells results.json holds (0 without one)."""
         return 0 if self.results is None else len(self.results["cells"])
 
+    @property
+    def reused(self) -> int:
+        """How many cells were not run but reused (``"reused"``: from the cache or ``--resume``)."""
+        return sum(1 for cell in (self.results or {}).get("cells", []) if cell.get("reused"))
+
     def verdicts(self) -> str:
         """The verdict counts, e.g. ``2 identical, 2 drift, 1 build-error``."""
         counts: dict[str, int] = {}
         for cell in (self.results or {}).get("cells", []):
             counts[cell["verdict"]] = counts.get(cell["verdict"], 0) + 1
-        return ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) or "no results"
+        text = ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) or "no results"
+        return text + (f" ({self.reused} reused)" if self.reused else "")
 
 
 def driftmatrix_argv(*args: str) -> list[str]:

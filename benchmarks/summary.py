@@ -136,8 +136,8 @@ def _floor_rows(m: Measurements) -> list[Row]:
 def _wall_row(key: str, what: str, run: MatrixRun | None, target: Target | None) -> Row:
     if run is None:
         return Row(key, what, None, "s", "not measured", target)
-    if _broken(run):
-        return Row(key, what, None, "s", "", target, error=_broken(run))
+    if _broken(run, fresh=False):
+        return Row(key, what, None, "s", "", target, error=_broken(run, fresh=False))
     return Row(key, what, run.timed.seconds, "s", _run(run), target)
 
 
@@ -314,13 +314,21 @@ def _floor_section(run: MatrixRun) -> Section:
     )
 
 
-def _broken(*runs: MatrixRun | None, plain: tuple[PlainRun | None, ...] = ()) -> str:
-    """Why these runs are no measurement ("" when they all are): exit 0 or 1 with results."""
+def _broken(
+    *runs: MatrixRun | None, plain: tuple[PlainRun | None, ...] = (), fresh: bool = True
+) -> str:
+    """Why these runs are no measurement ("" when they all are): exit 0 or 1 with results and,
+    when ``fresh``, every cell run rather than reused."""
     problems = [
         f"{run.timed.name}: {_exit(run.timed)}, {'no ' if run.results is None else ''}results"
         f" (log: {run.timed.log})"
         for run in runs
         if run is not None and not run.ok
+    ]
+    problems += [
+        f"{run.timed.name}: {run.reused} cells reused, not run"
+        for run in runs
+        if fresh and run is not None and run.ok and run.reused
     ]
     problems += [
         f"plain, {run.jobs} at a time: no session succeeded (logs: {run.sessions[0].log.parent})"
@@ -343,8 +351,10 @@ def _plain(run: PlainRun) -> str:
 
 def _run(run: MatrixRun) -> str:
     timed = run.timed
+    reused = f", {run.reused} reused" if run.reused else ""
     return (
-        f"{timed.seconds:.2f} s ({run.cells} cells, {_exit(timed)}; {_others(timed.other_cores)})"
+        f"{timed.seconds:.2f} s ({run.cells} cells{reused}, {_exit(timed)};"
+        f" {_others(timed.other_cores)})"
     )
 
 
