@@ -13,8 +13,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -136,27 +137,35 @@ class Runner:
         for cell in todo:
             self.phase(cell.id, Phase.QUEUED)
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
+        # Backpressure: only a few cells more than the workers are submitted at a time, so
+        # cells that finish at once (reused results) cannot pile up, outputs and all, faster
+        # than they are compared; and no list of futures holds every result.
+        queue, depth = iter(todo), 2 * max(1, self.options.jobs)
+        running: set[Future[CellResult]] = set()
         try:
-            # No list of the futures: each holds its result, outputs and all, while referenced.
-            submitted = (pool.submit(self._cell, cell, plan) for cell in todo)
-            for future in as_completed(list(submitted)):
-                result = future.result()
-                if result.id == self.spec.reference and self.options.compare:
-                    reference = result
-                    waiting.insert(0, result)
-                elif reference is None and self.options.compare:
-                    # Its file holds the outputs until the reference is in: not memory.
-                    waiting.append(result.kept())
-                    aside.add(result.id)
-                    self.phase(result.id, Phase.WAITING)
-                    continue
-                else:
-                    waiting.append(result)
-                for done in waiting:
-                    if done.id in aside:
-                        done = read_cell(cell_path(self.options.out_dir, done.id))
-                    final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
-                waiting.clear()
+            while True:
+                more = islice(queue, depth - len(running))
+                running |= {pool.submit(self._cell, cell, plan) for cell in more}
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for result in (future.result() for future in finished):
+                    if result.id == self.spec.reference and self.options.compare:
+                        reference = result
+                        waiting.insert(0, result)
+                    elif reference is None and self.options.compare:
+                        # Its file holds the outputs until the reference is in: not memory.
+                        waiting.append(result.kept())
+                        aside.add(result.id)
+                        self.phase(result.id, Phase.WAITING)
+                        continue
+                    else:
+                        waiting.append(result)
+                    for done in waiting:
+                        if done.id in aside:
+                            done = read_cell(cell_path(self.options.out_dir, done.id))
+                        final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
+                    waiting.clear()
         except BaseException:
             # Ctrl-C (or a bug): start nothing new, kill what runs, keep what finished — every
             # finished cell is already on disk, so --resume continues from here.

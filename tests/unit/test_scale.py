@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -278,6 +279,28 @@ def test_a_run_keeps_settled_cells_packed(tmp_path: Path) -> None:
             **read_cell(cell_path(tmp_path / "out", cell.id)).to_json(with_outputs=False),
             "seconds": round(cell.seconds, 3),
         }
+
+
+def test_finished_cells_cannot_pile_up_faster_than_they_are_compared(tmp_path: Path) -> None:
+    started: list[int] = []
+    settled = 0
+
+    class Instant(FakeBackend):  # every cell finishes at once, as a reused result does
+        def run(self, env: Any, invocation: Any) -> Any:
+            started.append(len(self.runs) + 1 - settled)  # started, not yet compared
+            return super().run(env, invocation)
+
+    def progress(result: Any, done: int, total: int) -> None:
+        nonlocal settled
+        settled = done
+        time.sleep(0.005)  # comparing is slower than finishing
+
+    spec = load_matrix(write_matrix(tmp_path / "m", (REF, *(f"1.6.{i}" for i in range(30)))))
+    options = RunOptions(out_dir=tmp_path / "out", jobs=1)
+    Runner(spec, options, {"venv": Instant()}, tmp_path / "cache", progress).run()
+
+    assert len(started) == 31 and settled == 31
+    assert max(started) <= 2  # never more than twice the workers submitted and not compared
 
 
 def test_merging_ci_jobs_keeps_no_cell_outputs_in_memory(tmp_path: Path) -> None:
