@@ -278,9 +278,18 @@ def cell_path(out_dir: Path, cell_id: str) -> Path:
 
 
 def write_cell(out_dir: Path, result: CellResult) -> Path:
-    """Write one cell's result (with its outputs) atomically; returns the path."""
+    """Write one cell's result (with its outputs) atomically; returns the path.
+
+    Compact JSON, from the C encoder: a cell file holds every golden row's outputs and is
+    written twice per cell, and indenting it (Python's encoder) took five times as long.
+    """
     path = cell_path(out_dir, result.id)
-    write_json_atomic(path, {"schema_version": SCHEMA_VERSION, **result.to_json(with_outputs=True)})
+    doc = {"schema_version": SCHEMA_VERSION, **result.to_json(with_outputs=True)}
+    try:
+        text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or an infinity somewhere: spelled as strings, as everywhere
+        text = json.dumps(strict_json(doc), separators=(",", ":"), allow_nan=False)
+    _write_atomic(path, [text])
     return path
 
 

@@ -37,6 +37,7 @@ from driftmatrix.results import (
     read_cell,
     read_results,
     strict_json,
+    write_cell,
     write_results,
 )
 from driftmatrix.run import Runner, RunOptions
@@ -396,3 +397,15 @@ def test_strict_json_copies_nothing_it_need_not() -> None:
     fixed = strict_json(nan)
     assert fixed == {"keep": {"b": [1.0]}, "deep": [{"v": "nan"}]}
     assert fixed["keep"] is nan["keep"] and nan["deep"][0]["v"] != 0  # the original is intact
+
+
+def test_cell_files_are_compact_strict_json(tmp_path: Path) -> None:
+    run = _paced_run(tmp_path, Paced(cell_id(REF)), ("1.6.1",), jobs=1)
+    cell = replace(run.cells[1], probes={"odd": {"v": [float("nan"), 1.5]}}, outputs={"x": [1]})
+
+    path = write_cell(tmp_path / "out", cell)
+
+    text = path.read_text(encoding="utf-8")
+    assert "\n" not in text.strip() and "NaN" not in text  # one line, strict JSON
+    assert json.loads(text)["probes"] == {"odd": {"v": ["nan", 1.5]}}
+    assert read_cell(path).outputs == {"x": [1]}
