@@ -193,15 +193,14 @@ class RunResults:
         ``json.dumps(strict_json(self.to_json()), indent=2)``, but the document is never built
         whole, only one cell's part at a time (1,000 cells are 25 MB of text, several times
         that as objects)."""
-        text = json.dumps(strict_json({**self._head(), "cells": []}), indent=2, allow_nan=False)
+        text = strict_dumps({**self._head(), "cells": []}, indent=2)
         if not self.cells:
             yield text
             return
         yield text[: -len("[]\n}")] + "[\n"  # the document ends with `"cells": []\n}`
         for index, cell in enumerate(self.cells):
-            doc = strict_json(cell.to_json(with_outputs=False))
-            lines = json.dumps(doc, indent=2, allow_nan=False).replace("\n", "\n    ")
-            yield ("    " if index == 0 else ",\n    ") + lines
+            lines = strict_dumps(cell.to_json(with_outputs=False), indent=2)
+            yield ("    " if index == 0 else ",\n    ") + lines.replace("\n", "\n    ")
         yield "\n  ]\n}"
 
     @classmethod
@@ -240,6 +239,15 @@ def strict_json(value: Any) -> Any:
         same = isinstance(value, list) and all(map(operator.is_, values, value))
         return value if same else values
     return value
+
+
+def strict_dumps(doc: Any, **options: Any) -> str:
+    """``json.dumps(strict_json(doc), **options)``, without walking ``doc`` first when it holds
+    no NaN or infinity (the encoder says so: it refuses them)."""
+    try:
+        return json.dumps(doc, allow_nan=False, **options)
+    except ValueError:  # a non-finite float somewhere (or worse, which the retry raises again)
+        return json.dumps(strict_json(doc), allow_nan=False, **options)
 
 
 def write_json_atomic(path: Path, doc: Any, *, durable: bool = True) -> None:
@@ -285,11 +293,7 @@ def write_cell(out_dir: Path, result: CellResult) -> Path:
     """
     path = cell_path(out_dir, result.id)
     doc = {"schema_version": SCHEMA_VERSION, **result.to_json(with_outputs=True)}
-    try:
-        text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-    except ValueError:  # NaN or an infinity somewhere: spelled as strings, as everywhere
-        text = json.dumps(strict_json(doc), separators=(",", ":"), allow_nan=False)
-    _write_atomic(path, [text])
+    _write_atomic(path, [strict_dumps(doc, separators=(",", ":"))])
     return path
 
 
