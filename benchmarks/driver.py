@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from benchmarks import bytecode, machine, plain_nox, report, scale, summary
+from benchmarks import bytecode, details, machine, plain_nox, report, scale, summary
 from benchmarks.dm import ROOT, MatrixRun, forget_results, run_matrix
 from benchmarks.summary import Measurements
 from driftmatrix.backends.interpreters import find_interpreter
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             minutes=(time.perf_counter() - start) / 60,
             load=(load_start, machine.load_average()),
             rows=rows,
-            sections=summary.sections(m),
+            sections=details.sections(m),
             notes=[f"Skipped in this run: {', '.join(sorted(set(args.skip)))}."]
             if args.skip
             else [],

@@ -15,7 +15,6 @@ from benchmarks.measures import (
     ratio,
 )
 from benchmarks.plain_nox import PlainRun, Session
-from benchmarks.report import Section
 from benchmarks.scale import ScaleRun
 from benchmarks.timing import Timed
 
@@ -85,7 +84,7 @@ def _plain_rows(m: Measurements) -> list[Row]:
     broken = _broken(m.cold, plain=(m.plain, m.plain_parallel))
     if broken:
         return [Row("plain-vs-cold", what, None, "×", "", target, error=broken)]
-    cold = f"driftmatrix {_run(m.cold)}"
+    cold = f"driftmatrix {run_text(m.cold)}"
     result = [
         Row(
             "plain-vs-cold",
@@ -126,7 +125,7 @@ def _floor_rows(m: Measurements) -> list[Row]:
         in_cell = probe_seconds(m.warm.results, probes)
         floor = floor_seconds(in_cell, m.warm.jobs, m.cores)
         raw = (
-            f"wall {_run(m.warm)}; floor {floor:.2f} s = {sum(in_cell.values()):.2f} s in"
+            f"wall {run_text(m.warm)}; floor {floor:.2f} s = {sum(in_cell.values()):.2f} s in"
             f" {len(in_cell)} cells ÷ {cores} cores"
         )
         result.append(Row(key, label, ratio(wall, floor), "×", raw, row_target))
@@ -138,7 +137,7 @@ def _wall_row(key: str, what: str, run: MatrixRun | None, target: Target | None)
         return Row(key, what, None, "s", "not measured", target)
     if _broken(run, fresh=False):
         return Row(key, what, None, "s", "", target, error=_broken(run, fresh=False))
-    return Row(key, what, run.timed.seconds, "s", _run(run), target)
+    return Row(key, what, run.timed.seconds, "s", run_text(run), target)
 
 
 def _jobs_row(m: Measurements) -> Row:
@@ -149,7 +148,7 @@ def _jobs_row(m: Measurements) -> Row:
         return Row("jobs", what, None, "×", "not measured", target)
     if _broken(one, two):
         return Row("jobs", what, None, "×", "", target, error=_broken(one, two))
-    raw = f"--jobs 1 {_run(one)} / --jobs 2 {_run(two)}"
+    raw = f"--jobs 1 {run_text(one)} / --jobs 2 {run_text(two)}"
     return Row("jobs", what, ratio(one.timed.seconds, two.timed.seconds), "×", raw, target)
 
 
@@ -169,7 +168,7 @@ def _scale_rows(m: Measurements) -> list[Row]:
         " included)",
         s.listing.seconds,
         "s",
-        f"{s.cells} cells into {s.jobs} CI jobs, {_exit(s.listing)}, CPU"
+        f"{s.cells} cells into {s.jobs} CI jobs, {exit_text(s.listing)}, CPU"
         f" {s.listing.cpu_seconds:.2f} s, peak RSS {s.listing.peak_rss_mib:.0f} MiB; expansion"
         f" alone (`load_matrix`, in-process) {s.expand_seconds:.2f} s",
     )
@@ -219,108 +218,13 @@ def _bytecode_row(m: Measurements) -> Row:
     return Row("bytecode", what, b.source.seconds - b.compiled.seconds, "s", raw)
 
 
-def sections(m: Measurements) -> list[Section]:
-    """The raw measurements behind the rows."""
-    result = []
-    if m.plain is not None:
-        result.append(_cells_section(m))
-    runs = [
-        ("warm-up (untimed)", m.dm_warmup),
-        ("cold", m.cold),
-        ("warm", m.warm),
-        ("unchanged rerun", m.rerun),
-        ("rerun --resume", m.resume),
-        ("8 cells, --jobs 1", m.eight_jobs1),
-        ("8 cells, --jobs 2", m.eight_jobs2),
-    ]
-    result.append(
-        Section(
-            "driftmatrix runs",
-            (
-                "run",
-                "exit",
-                "wall s",
-                "CPU s",
-                "other load",
-                "peak RSS MiB (one process)",
-                "verdicts",
-            ),
-            tuple(
-                (
-                    label,
-                    _exit(run.timed),
-                    _s(run.timed.seconds),
-                    _s(run.timed.cpu_seconds),
-                    f"{run.timed.other_cores:.1f} cores",
-                    f"{run.timed.peak_rss_mib:.0f}",
-                    run.verdicts(),
-                )
-                for label, run in runs
-                if run is not None
-            ),
-            "Each run's wall time includes starting the CLI; CPU time adds up the CLI and every"
-            " cell process; other load is the CPU the rest of the machine used meanwhile (other"
-            " engineers' work), in cores kept busy on average. Exit 1 is the demo's expected"
-            " outcome (it has findings).",
-        )
-    )
-    if m.warm is not None and m.warm.results is not None:
-        result.append(_floor_section(m.warm))
-    return result
-
-
-def _cells_section(m: Measurements) -> Section:
-    assert m.plain is not None
-    cold = (m.cold.results if m.cold is not None else None) or {}
-    verdicts = {cell["id"]: cell["verdict"] for cell in cold.get("cells", [])}
-    runs = [("warm-up", m.plain_warmup), ("timed", m.plain), ("parallel", m.plain_parallel)]
-    present = [(label, run) for label, run in runs if run is not None]
-    rows = []
-    for index, session in enumerate(m.sessions):
-        cell_id = session.name.partition("(")[2].rstrip(")")
-        cells = [
-            f"{_exit(run.sessions[index])}, {_s(run.sessions[index].seconds)} s"
-            for _, run in present
-        ]
-        rows.append((cell_id, *cells, verdicts.get(cell_id, "—")))
-    totals = tuple(f"**{_s(run.seconds)} s** ({_others(run.other_cores)})" for _, run in present)
-    rows.append(("**all sessions (wall)**", *totals, ""))
-    return Section(
-        "Plain nox sessions, cold environments",
-        ("cell", *(f"plain {label}: exit, wall" for label, _ in present), "driftmatrix verdict"),
-        tuple(rows),
-        f"Each session is `nox -s NAME` in a fresh `--envdir` (virtualenv + {m.pip}). A plain"
-        " session only fails when the model does not install, load or predict: it passes where"
-        " driftmatrix finds drift (it compares nothing).",
-    )
-
-
-def _floor_section(run: MatrixRun) -> Section:
-    assert run.results is not None
-    rows = []
-    for cell in run.results["cells"]:
-        probes = cell.get("probes") or {}
-        seconds = [float((probes.get(name) or {}).get("seconds") or 0.0) for name in FLOOR_PROBES]
-        everything = sum(float(record.get("seconds") or 0.0) for record in probes.values())
-        wall = float(cell.get("seconds") or 0.0)
-        rows.append((cell["id"], *map(_s, seconds), _s(sum(seconds)), _s(everything), _s(wall)))
-    return Section(
-        "In-cell seconds of the warm run (the floor)",
-        ("cell", *FLOOR_PROBES, "floor probes", "all probes", "cell wall (results.json)"),
-        tuple(rows),
-        "Each probe's `seconds` as the cell recorded it. The floor counts imports, load and"
-        " predict; driftmatrix also runs environment, roundtrip, steps, coverage, latency, parity"
-        " and contract, and the CLI has no option to run fewer.",
-    )
-
-
 def _broken(
     *runs: MatrixRun | None, plain: tuple[PlainRun | None, ...] = (), fresh: bool = True
 ) -> str:
     """Why these runs are no measurement ("" when they all are): exit 0 or 1 with results and,
     when ``fresh``, every cell run rather than reused."""
     problems = [
-        f"{run.timed.name}: {_exit(run.timed)}, {'no ' if run.results is None else ''}results"
+        f"{run.timed.name}: {exit_text(run.timed)}, {'no ' if run.results is None else ''}results"
         f" (log: {run.timed.log})"
         for run in runs
         if run is not None and not run.ok
@@ -345,26 +249,26 @@ def _plain(run: PlainRun) -> str:
     parts = [f"{ok} ok", f"{failed} failed"] + ([f"{late} timed out"] if late else [])
     return (
         f"{run.seconds:.1f} s ({len(run.sessions)} sessions: {', '.join(parts)};"
-        f" {_others(run.other_cores)})"
+        f" {others_text(run.other_cores)})"
     )
 
 
-def _run(run: MatrixRun) -> str:
+def run_text(run: MatrixRun) -> str:
     timed = run.timed
     reused = f", {run.reused} reused" if run.reused else ""
     return (
-        f"{timed.seconds:.2f} s ({run.cells} cells{reused}, {_exit(timed)};"
-        f" {_others(timed.other_cores)})"
+        f"{timed.seconds:.2f} s ({run.cells} cells{reused}, {exit_text(timed)};"
+        f" {others_text(timed.other_cores)})"
     )
 
 
-def _others(cores: float) -> str:
+def others_text(cores: float) -> str:
     return f"other load ≈ {cores:.1f} cores"
 
 
-def _exit(timed: Timed) -> str:
+def exit_text(timed: Timed) -> str:
     return "timed out" if timed.timed_out else f"exit {timed.returncode}"
 
 
-def _s(seconds: float) -> str:
+def seconds_text(seconds: float) -> str:
     return f"{seconds:.2f}"
