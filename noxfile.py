@@ -44,9 +44,9 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the host package, the runner, tests and this file."""
+    """ruff over the host package, the runner, tests, benchmarks and this file."""
     session.install("ruff")
-    session.run("ruff", "check", "src", "probes", "tests", "noxfile.py", "artifacts")
+    session.run("ruff", "check", "src", "probes", "tests", "noxfile.py", "artifacts", "benchmarks")
 
 
 @nox.session

@@ -17,7 +17,7 @@ def _check(*argv: str) -> None:
 
 
 def test_ruff_is_clean() -> None:
-    _check("ruff", "check", "src", "probes", "tests", "noxfile.py", "artifacts")
+    _check("ruff", "check", "src", "probes", "tests", "noxfile.py", "artifacts", "benchmarks")
 
 
 def test_mypy_strict_is_clean() -> None:
