@@ -14,7 +14,10 @@ from driftmatrix.paths import cache_dir
 from driftmatrix.results import RunResults, strict_json, write_json_atomic
 
 if TYPE_CHECKING:
+    import argparse
+
     from driftmatrix.backends.base import Backend
+    from driftmatrix.run import RunOptions
     from driftmatrix.spec import MatrixSpec
 
 
@@ -37,6 +40,22 @@ def check_jobs(jobs: int | None) -> None:
     """
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be 1 or more")
+
+
+def run_options(args: argparse.Namespace, spec: MatrixSpec, out: Path, **more: Any) -> RunOptions:
+    """The :class:`~driftmatrix.run.RunOptions` of a command that runs cells, from the options
+    they all share (``--jobs``, ``--resume``, ``--no-cache``, ``--backend``) and ``more``."""
+    from driftmatrix.jobs import default_jobs
+    from driftmatrix.run import RunOptions
+
+    return RunOptions(
+        out_dir=out,
+        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
+        resume=args.resume,
+        cache=not args.no_cache,
+        backend=args.backend,
+        **more,
+    )
 
 
 def backends_for(

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from driftmatrix.commands._shared import JOBS_HELP, NO_CACHE_HELP, backends_for, check_jobs
+from driftmatrix.commands._shared import (
+    JOBS_HELP,
+    NO_CACHE_HELP,
+    backends_for,
+    check_jobs,
+    run_options,
+)
 from driftmatrix.paths import cache_dir
 from driftmatrix.progress import display_for
 
@@ -28,22 +34,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def main(args: argparse.Namespace) -> int:
     """Build the producer × consumer grid; write grid.json and grid.md; print the table."""
     from driftmatrix.grid import build_grid, grid_exit_code
-    from driftmatrix.jobs import default_jobs
     from driftmatrix.report.grid import render_grid
     from driftmatrix.results import write_json_atomic
-    from driftmatrix.run import RunOptions
     from driftmatrix.spec import load_matrix
 
     spec = load_matrix(args.matrix)
     check_jobs(args.jobs)
     out = args.out or Path("out") / f"{spec.name}-grid"
-    options = RunOptions(
-        out_dir=out,
-        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
-        resume=args.resume,
-        cache=not args.no_cache,
-        backend=args.backend,
-    )
+    options = run_options(args, spec, out)
     with display_for(sys.stderr) as display:
         backends = backends_for(spec, options.backend, args.no_cache, display.log)
         grid = build_grid(

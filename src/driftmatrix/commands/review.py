@@ -21,6 +21,7 @@ from driftmatrix.commands._shared import (
     NO_CACHE_HELP,
     backends_for,
     check_jobs,
+    run_options,
     write_reports,
 )
 from driftmatrix.errors import MatrixError, UsageError
@@ -123,21 +124,14 @@ def _run(args: argparse.Namespace, setup: Setup, review: Review, out: Path) -> t
     """Run the base and head cells (and the bisect); the review with what they found, and the
     exit code (``run``'s rule over the two cells)."""
     from driftmatrix.bisect import Hooks, bisect
-    from driftmatrix.jobs import default_jobs
     from driftmatrix.progress import display_for
     from driftmatrix.review import IMPORTED, Outcome, base_and_head, judge
-    from driftmatrix.run import Runner, RunOptions
+    from driftmatrix.run import Runner
     from driftmatrix.verdict import exit_code
 
     spec = base_and_head(setup, review.base, review.head)
-    options = RunOptions(
-        out_dir=out,
-        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
-        resume=args.resume,
-        cache=not args.no_cache,
-        backend=args.backend,
-        imported=IMPORTED,  # only the model libraries are imported by name: see review.IMPORTED
-    )
+    # Only the model libraries are imported by name: see review.IMPORTED.
+    options = run_options(args, spec, out, imported=IMPORTED)
     with display_for(sys.stderr) as display:
         display.log(f"review: {_summary(review.base, review.head, len(review.changes))}")
         backends = backends_for(spec, options.backend, args.no_cache, display.log)

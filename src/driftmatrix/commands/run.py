@@ -14,6 +14,7 @@ from driftmatrix.commands._shared import (
     backends_for,
     check_jobs,
     log,
+    run_options,
     write_reports,
 )
 from driftmatrix.errors import UsageError
@@ -55,9 +56,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Run the matrix; write results.json, report.md and junit.xml; print the table."""
-    from driftmatrix.jobs import default_jobs
     from driftmatrix.outcome import Verdict
-    from driftmatrix.run import Runner, RunOptions
+    from driftmatrix.run import Runner
     from driftmatrix.spec import load_matrix
     from driftmatrix.verdict import exit_code
 
@@ -79,14 +79,12 @@ def main(args: argparse.Namespace) -> int:
                 f"--shard {args.shard}: this shard has no cells (the matrix has"
                 f" {len(spec.cells)}); use the shards `driftmatrix list --json` prints"
             )
-    options = RunOptions(
-        out_dir=out,
-        jobs=args.jobs or default_jobs(cell.limits for cell in spec.cells),
+    options = run_options(
+        args,
+        spec,
+        out,
         cell_ids=cell_ids,
         compare=compare,
-        resume=args.resume,
-        cache=not args.no_cache,
-        backend=args.backend,
         trusted_sha256=tuple(digest.lower() for digest in args.trust_sha256),
     )
     with display_for(sys.stderr) as display:
