@@ -48,6 +48,9 @@ class Job:
         recipe_function: Train mode: the function that returns a fitted estimator.
         latency: The latency probe's bounds (``latency.Settings``): the job's optional
             ``latency`` object over the runner's defaults.
+        write_bytecode: Whether the probes that import the pinned libraries (environment,
+            imports, load) may write their compiled bytecode beside the sources, into the
+            cell's environment (``write_bytecode`` in the job; default false).
     """
 
     def __init__(self, doc: dict, work: str) -> None:
@@ -83,6 +86,9 @@ class Job:
             if not isinstance(module, str) or not module:
                 raise JobError("imports[{!r}] must be a module name".format(dist))
         self.imports = dict(imports)
+        self.write_bytecode = doc.get("write_bytecode", False)
+        if not isinstance(self.write_bytecode, bool):
+            raise JobError("write_bytecode must be true or false")
         try:  # optional bounds of the latency probe; its defaults when absent
             self.latency = latency_settings(_mapping(doc, "latency"))
         except ValueError as exc:

@@ -8,6 +8,7 @@ recorded too, and then the run stops: the remaining probes are ``skipped``.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from . import (
@@ -70,6 +71,14 @@ PROBES = {
     # Times calls on the model in memory: a measurement, never a verdict.
     "latency": Probe(latency.run, requires=(MODEL, "predict")),
 }
+
+
+#: The probes that may write bytecode when the job allows it (``write_bytecode``): the ones that
+#: import the pinned libraries, so that an environment's first cell compiles them once for every
+#: later cell (compiling scikit-learn, numpy and scipy from source costs ~1.3 s per start). Not
+#: ``train``: it imports the user's recipe from the user's own directory, which is not ours to
+#: write into. Later probes import little, and lazily.
+WRITES_BYTECODE = ("environment", "imports", "load")
 
 
 class ResultWriteError(Exception):
@@ -137,7 +146,11 @@ class Run:
                 records[name] = {"status": "running"}
                 self.write()
                 self.ctx.progress = self._progress(name)
-                records[name], stop = _execute(probe, self.ctx)
+                sys.dont_write_bytecode = not (job.write_bytecode and name in WRITES_BYTECODE)
+                try:
+                    records[name], stop = _execute(probe, self.ctx)
+                finally:
+                    sys.dont_write_bytecode = True
                 self.ctx.progress = None
                 if stop:
                     stopped = "the run stopped after {} in probe '{}'".format(stop, name)

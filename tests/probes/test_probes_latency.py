@@ -83,7 +83,7 @@ def test_latency_times_predict_on_three_batch_sizes(run_job: Run, cell_python, m
     latency = out.probe("latency")
     assert latency["status"] == "ok", latency
     assert latency["method"] == "predict" and latency["input"] == "array"
-    assert (latency["budget_seconds"], latency["max_calls"]) == (1.0, 200)
+    assert (latency["budget_seconds"], latency["max_calls"]) == (0.5, 50)
     # The golden set has 15 rows: 100 and 1000 rows are it, repeated.
     for batch, rows in zip(latency["batches"], (1, 100, 1000), strict=True):
         assert_batch_measured(batch, rows, 200)
@@ -225,7 +225,7 @@ def test_the_estimate_is_a_line_through_the_timed_points() -> None:
 def test_latency_settings_default_and_sort() -> None:
     settings = latency_settings({"batch_sizes": [1000, 1, 1000]})
     assert settings.batch_sizes == (1, 1000)
-    assert (settings.budget_seconds, settings.max_calls) == (1.0, 200)
+    assert (settings.budget_seconds, settings.max_calls) == (0.5, 50)
 
 
 # --- memory ---------------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def latency_record(p50_ms: Mapping[int, float], method: str = "predict") -> dict
         | {"min_ms": p50 * 0.9, "p95_ms": p50 * 1.5, "max_ms": p50 * 2}
         for rows, p50 in p50_ms.items()
     ]
-    fields = {"budget_seconds": 1.0, "max_calls": 200, "batches": batches}
+    fields = {"budget_seconds": 0.5, "max_calls": 50, "batches": batches}
     return _ok(2.0, method=method, input="array", **fields)
 
 

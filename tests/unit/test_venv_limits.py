@@ -117,6 +117,8 @@ def test_exit_code_tails_and_job_file(tmp_path: Path) -> None:
         str(work / "job.json"),
     ]
     assert seen["job"]["cell"] == "test"
+    # Venv environments are installed without bytecode: the runner writes it while importing.
+    assert seen["job"]["write_bytecode"] is True
     assert seen["flags"] == [1, 1, 0]  # -s -B, PYTHONHASHSEED=0 as the runner protocol says
 
 
