@@ -97,8 +97,14 @@ def test_each_cell_starts_one_interpreter_and_discovery_one_per_python(tmp_path:
             command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=600
         )
 
+    compiled = [site / "sklearn/__pycache__/__init__.cpython-310.pyc"]  # by the imports probe
+    compiled.append(site / "sklearn/ensemble/__pycache__/_forest.cpython-310.pyc")  # by load
+    assert not any(path.exists() for path in compiled)  # uv installs no bytecode
+
     first = run("out1")
     assert first.returncode in (0, 1), first.stderr
+    # The first cell wrote the bytecode of what it imported (write_bytecode), once for both.
+    assert all(path.exists() for path in compiled)
     assert marker.stat().st_mtime_ns == built  # the environment was there: nothing was built
     starts = lines(cell_log)
     assert len(starts) == 2, starts  # one per cell, every probe inside it
