@@ -1,10 +1,10 @@
 """What compiled bytecode is worth to a cell's imports (a diagnostic beside the floor).
 
-A cell's imports are most of the floor. An environment installed without ``.pyc`` files and an
-interpreter started with ``-B`` (which never writes them) compile every imported module from
-source on every start; pip compiles at install time, uv does not unless asked. This measures the
-same imports in one throwaway uv environment both ways, so the floor can be read knowing how
-much of it is compiling.
+A cell's imports are most of the floor. uv installs without ``.pyc`` files (pip compiles at
+install time), so the first venv cell in a new environment compiles every module it imports and
+writes the bytecode (the job's ``write_bytecode``); every later cell imports it compiled. This
+measures the same imports in one throwaway uv environment both ways: what an environment's first
+cell pays, in the cold run, and every later cell saves.
 """
 
 from __future__ import annotations

@@ -207,7 +207,10 @@ def _scale_rows(m: Measurements) -> list[Row]:
 
 
 def _bytecode_row(m: Measurements) -> Row:
-    what = "per cell start: importing the demo's libraries from source (no .pyc, `-B`) − compiled"
+    what = (
+        "an environment's first cell: importing the demo's libraries from source (no .pyc) −"
+        " compiled, what every later cell in it saves"
+    )
     b = m.bytecode
     if b is None:
         return Row("bytecode", what, None, "s", "not measured")
