@@ -5,7 +5,8 @@ Debian's Chromium renders the report of a real run (tests/data/html/results.json
 takes a screenshot. The test then reads the pixels: each verdict's tile colour in the grid, at
 the place the grid's axes put it (Python down, scikit-learn across, in version order), and
 below the grid the plots' marks: the drift colour's flipped-label bars, the scatter's points,
-and the latency/memory bars. A page whose CSS or SVG did not load cannot pass.
+the latency/memory bars and a memory-limit tick in each cell's row. A page whose CSS or SVG did
+not load, or whose plots lost a figure, cannot pass.
 
 Chromium missing: skipped locally, a failure in CI (.ci/run installs it).
 """
@@ -94,14 +95,17 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 
 def find(pixels: np.ndarray, colour: str, width: int, height: int = 1) -> Mark | None:
     """Where ``colour`` (#rrggbb) first fills a ``width`` × ``height`` rectangle, from the top."""
-    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-    full = _runs(np.all(pixels == rgb, axis=2), width, axis=1)  # [y, x]: a run starts at x
+    full = _runs(np.all(pixels == _rgb(colour), axis=2), width, axis=1)  # [y, x]: a run starts at x
     full = _runs(full, height, axis=0)  # ... and in the next height - 1 rows too
     rows = np.nonzero(full.any(axis=1))[0]
     if rows.size == 0:
         return None
     top = int(rows[0])
     return Mark(top, int(np.nonzero(full[top])[0][0]), tuple(int(r) for r in rows))
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
 
 
 def _runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -152,6 +156,11 @@ def test_the_plots_are_drawn_below_the_grid(screenshot: np.ndarray) -> None:
     assert measured is not None and measured.top > max(bars.rows)
     # Between them, the score scatter: points in the drift colour (beyond the tolerance).
     band = screenshot[max(bars.rows) + 12 : measured.top]
-    rgb = np.array([int(drift[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+    rgb = _rgb(drift)
     points = int(np.all(band == rgb, axis=2).sum())
     assert points > 200, f"only {points} pixels of scatter points"
+    # In the memory panel, each cell's memory limit: a black tick across its row (8 cells).
+    below = screenshot[measured.top - 4 : measured.top + 8 * 30]
+    ticks = _runs(np.all(below == _rgb(palette.LIMIT), axis=2), 16, axis=0).any(axis=1)
+    starts = np.nonzero(ticks[1:] & ~ticks[:-1])[0].size + int(ticks[0])
+    assert starts == 8, f"{starts} rows with a memory-limit tick, expected 8"

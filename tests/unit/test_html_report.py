@@ -4,8 +4,8 @@ Rendered from a real run's results.json (tests/data/html/results.json, produced 
 ``driftmatrix run tests/data/html/matrix.toml``: identical, drift, predict-error, oom and
 build-error cells along Python × scikit-learn, with two memory limits), from a hostile
 results.json kept as a file (tests/data/html/hostile.json), and from runs of the real Runner
-over the fake backend (tests/unit/fakes.py). The browser test is
-tests/integration/test_html_browser.py.
+over the fake backend (tests/unit/fakes.py). The plots themselves: tests/unit/test_html_plots.py;
+the browser test: tests/integration/test_html_browser.py.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def test_hostile_text_from_a_run_stays_text() -> None:
 
 def test_the_same_results_give_the_same_bytes(page: str, tmp_path: Path) -> None:
     assert render(load("results.json"), "html") == page
-    # Another process (fresh matplotlib state, other hash seeds) writes the same bytes too.
+    # Another process (other hash seeds, nothing rendered before) writes the same bytes too.
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.json").write_bytes((DATA / "results.json").read_bytes())
@@ -165,26 +165,6 @@ def test_the_same_results_give_the_same_bytes(page: str, tmp_path: Path) -> None
         check=True,
     )
     assert done.stdout == page + "\n"  # print() adds one newline
-
-
-def test_other_reports_do_not_import_matplotlib() -> None:
-    code = (
-        "import sys, json\n"
-        "from driftmatrix.report import render\n"
-        "from driftmatrix.results import RunResults\n"
-        f"doc = json.load(open({str(DATA / 'results.json')!r}))\n"
-        "for fmt in ('terminal', 'md', 'json', 'junit'):\n"
-        "    render(RunResults.from_json(doc), fmt)\n"
-        "print('matplotlib' in sys.modules)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
-        check=True,
-    )
-    assert done.stdout.strip() == "False"
 
 
 # --- odd runs, from the real Runner over the fake backend ----------------------------------------
@@ -214,7 +194,9 @@ def test_a_run_of_one_cell_renders(tmp_path: Path) -> None:
     assert page.count('<a class="tile') == 1
 
 
-def test_failed_cells_and_missing_measurements_render(tmp_path: Path) -> None:
+def mixed_run(tmp_path: Path) -> RunResults:
+    """A run whose cells drift, fail to load, time out, are OOM-killed, or are slower and
+    heavier than the reference (also used by test_html_plots.py)."""
     from fakes import PROBA, healthy, load_failed, measured, oom_killed, timed_out
     from test_run import REF, cell_id
 
@@ -227,8 +209,11 @@ def test_failed_cells_and_missing_measurements_render(tmp_path: Path) -> None:
         cell_id("1.9.0"): timed_out(),
         cell_id("1.9.1"): oom_killed(),
     }
-    results = run_fake(tmp_path, ("1.6.1", "1.7.2", "1.8.0", "1.9.0", "1.9.1"), scenarios)
-    page = render(results, "html")
+    return run_fake(tmp_path, ("1.6.1", "1.7.2", "1.8.0", "1.9.0", "1.9.1"), scenarios)
+
+
+def test_failed_cells_and_missing_measurements_render(tmp_path: Path) -> None:
+    page = render(mixed_run(tmp_path), "html")
     text = "".join(Page(page).text)
     for verdict in ("drift", "load-error", "timeout", "oom", "identical"):
         assert f'class="tile v-{verdict}' in page, verdict

@@ -54,5 +54,11 @@ LIMIT = "#222222"
 REFERENCE = "#1b7837"
 MUTED = "#666666"
 
+#: The plots' frame: text (the page's ink), axis lines, tick labels and grid lines.
+INK = "#1f2328"
+AXIS = "#888888"
+TICK = "#444444"
+GRID = "#dddddd"
+
 #: The run's outcome banner: passes, a finding, infrastructure only.
 VERDICT_OUTCOME: Mapping[str, Colours] = {"ok": _SAFE, "fail": _BREAKS, "infra": _TOOL}

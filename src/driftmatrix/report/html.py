@@ -7,10 +7,11 @@ plots (flipped labels and score differences per cell, the reference's scores aga
 differing cell's, latency and memory against the reference and the limits); then every cell's
 details, collapsed, linked from the grid and the table.
 
-Self-contained: the CSS is inline, the plots are inline SVG made with matplotlib (imported only
-here, when a page is rendered), there is no script, font, image or link to anything outside
-the file. Rendered from results.json alone, and deterministic: the same results give the same
-bytes. Every text from the run is escaped (report/_html_parts.py).
+Self-contained: the CSS is inline, the plots are inline SVG written element by element
+(report/_svg.py; no plotting library, so a page renders in milliseconds), there is no script,
+font, image or link to anything outside the file. Rendered from results.json alone, and
+deterministic: the same results give the same bytes. Every text from the run is escaped
+(report/_html_parts.py).
 """
 
 from __future__ import annotations
