@@ -3,12 +3,14 @@
 Interpreters are searched where people install several Pythons side by side, in this order:
 pyenv's versions directory, ``pythonX.Y`` on ``PATH``, then ``uv python find``. Every candidate
 is *run* to verify it (pyenv shims on ``PATH`` exist even for versions that are not selected, and
-fail when started), and results are cached for the life of the process.
+fail when started), and results are cached for the life of the process. Cells asking for
+different Pythons find them at the same time: every run checks each of its Pythons before a
+single result can be looked up in the cache.
 """
 
 from __future__ import annotations
 
-import json
+import ast
 import os
 import re
 import shutil
@@ -24,14 +26,16 @@ from driftmatrix.errors import BuildError, InfraError
 
 _REQUEST = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
-# Runs under the candidate (any Python 3, so no f-strings beyond 3.6 syntax); -I keeps the
-# user's PYTHON* variables and site-packages from changing what we see.
+# Runs under the candidate (any Python 3, so nothing newer than 3.0 syntax); -I keeps the
+# user's PYTHON* variables and site-packages from changing what we see. It imports nothing:
+# `platform` and `json` took half of the ~27 ms each start cost, and each cell's Python is
+# checked in every run before its result can be looked up.
 _PROBE = (
-    "import json, platform, sys; print(json.dumps({"
-    "'version': platform.python_version(), 'executable': sys.executable, "
-    "'implementation': platform.python_implementation(), "
-    "'venv': sys.prefix != getattr(sys, 'base_prefix', sys.prefix)}))"
+    "import sys; print(repr((sys.version, sys.executable, sys.implementation.name, "
+    "sys.prefix != getattr(sys, 'base_prefix', sys.prefix))))"
 )
+# platform.python_version()'s reading of sys.version: its leading release, e.g. "3.13.0rc1".
+_VERSION = re.compile(r"[\w.+]+", re.ASCII)
 _PROBE_TIMEOUT = 30.0
 
 
@@ -52,7 +56,10 @@ class Interpreter:
 
 _cache: dict[str, Interpreter] = {}
 _verified: dict[str, Interpreter | None] = {}
-_lock = threading.Lock()
+# One lock per request, so that cells asking for different Pythons find them at the same time
+# (each start is a subprocess), while cells asking for the same one wait for the first.
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
 
 
 def find_interpreter(request: str) -> Interpreter:
@@ -69,7 +76,9 @@ def find_interpreter(request: str) -> Interpreter:
         raise BuildError(f"invalid Python version {request!r}; write e.g. '3.11' or '3.11.7'")
     wanted = tuple(int(part) for part in match.groups() if part is not None)
     major_minor = f"{wanted[0]}.{wanted[1]}"
-    with _lock:
+    with _locks_lock:
+        lock = _locks.setdefault(request, threading.Lock())
+    with lock:
         if request in _cache:
             return _cache[request]
         looked: list[str] = []
@@ -180,19 +189,26 @@ def _verify(candidate: str, source: str) -> Interpreter | None:
     try:
         result = run_captured([candidate, "-I", "-c", _PROBE], timeout=_PROBE_TIMEOUT)
         if result.returncode == 0:
-            info = json.loads(result.stdout)
-            # A virtual environment (e.g. a pyenv-virtualenv) is not a base interpreter, and
-            # other implementations have other wheels: cells mean CPython.
-            if info["implementation"] == "CPython" and not info["venv"]:
-                interp = Interpreter(
-                    executable=os.path.realpath(info["executable"]),
-                    version=str(info["version"]),
-                    source=source,
-                )
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+            interp = _described(result.stdout, source)
+    except (OSError, subprocess.SubprocessError):
         interp = None
     _verified[candidate] = interp
     return interp
+
+
+def _described(output: str, source: str) -> Interpreter | None:
+    """The interpreter ``_PROBE`` printed ``output`` about; None when it is not a usable base."""
+    try:
+        version, executable, implementation, venv = ast.literal_eval(output.strip())
+        release = _VERSION.match(version)
+        path = os.path.realpath(executable)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    # A virtual environment (e.g. a pyenv-virtualenv) is not a base interpreter, and other
+    # implementations have other wheels: cells mean CPython.
+    if release is None or implementation != "cpython" or venv is not False:
+        return None
+    return Interpreter(executable=path, version=release.group(), source=source)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
