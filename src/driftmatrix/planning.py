@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from driftmatrix import runner, snapshot
 from driftmatrix.cells import Cell
 from driftmatrix.errors import InfraError, MatrixError
-from driftmatrix.resume import RunInputs, cell_fingerprint
+from driftmatrix.resume import Fingerprints, RunInputs
 from driftmatrix.screening import NOT_SCANNED, Screening, screen
 from driftmatrix.selection import check_supported, recipe_sha256, select_cells
 from driftmatrix.spec import MatrixSpec
@@ -94,11 +94,11 @@ def make_plan(
     else:
         # The reference first: every comparison waits for it, nothing else does.
         todo.sort(key=lambda c: c.id != spec.reference)
-    fingerprints = {}
+    fingerprints, fingerprint = {}, Fingerprints(spec, inputs)
     for cell in todo:
         name = backend_name(options, cell)
         resolved = backends[name].name if name in backends else name  # "auto" as resolved
-        fingerprints[cell.id] = cell_fingerprint(spec, cell, resolved, inputs)
+        fingerprints[cell.id] = fingerprint.of(cell, resolved)
     return Plan(inputs, tuple(todo), fingerprints)
 
 

@@ -90,7 +90,9 @@ class ResultCache:
         """
         doc = {"schema": SCHEMA, "fingerprint": fingerprint, "stored": self._clock()}
         with contextlib.suppress(OSError):
-            write_json_atomic(self.path(fingerprint), {**doc, "run": run.to_json()}, durable=False)
+            # Compact: an entry holds the cell's raw outputs, and is written while cells run.
+            entry = {**doc, "run": run.to_json()}
+            write_json_atomic(self.path(fingerprint), entry, durable=False, indent=None)
 
 
 @dataclass(frozen=True)

@@ -250,13 +250,20 @@ def strict_dumps(doc: Any, **options: Any) -> str:
         return json.dumps(strict_json(doc), allow_nan=False, **options)
 
 
-def write_json_atomic(path: Path, doc: Any, *, durable: bool = True) -> None:
+def write_json_atomic(
+    path: Path, doc: Any, *, durable: bool = True, indent: int | None = 2
+) -> None:
     """Write ``doc`` as JSON to ``path`` atomically: temp file, fsync, ``os.replace``.
 
     ``durable=False`` skips the fsync, for files whose loss in a crash costs only time (caches:
-    a missing or empty entry is a miss).
+    a missing or empty entry is a miss). ``indent=None`` writes compact JSON with the C
+    encoder, for files nobody reads by eye: indenting takes Python's encoder, five times as long
+    on a document holding a cell's raw outputs.
     """
-    encoder = json.JSONEncoder(indent=2, allow_nan=False)
+    if indent is None:
+        _write_atomic(path, [strict_dumps(doc, separators=(",", ":"))], durable=durable)
+        return
+    encoder = json.JSONEncoder(indent=indent, allow_nan=False)
     _write_atomic(path, encoder.iterencode(strict_json(doc)), durable=durable)
 
 

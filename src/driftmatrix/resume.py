@@ -68,31 +68,47 @@ def cell_fingerprint(spec: MatrixSpec, cell: Cell, backend: str, inputs: RunInpu
         backend: The backend it runs on, ``auto`` resolved.
         inputs: Hashes of the artifact, golden set and runner.
     """
-    doc = {
-        "cell": cell.fingerprint(),
-        "backend": backend,
-        "artifact": inputs.artifact_sha256,
-        "format": spec.artifact.format,
-        "golden": inputs.golden_sha256,
-        "target": spec.artifact.target,
-        "runner": inputs.runner_hash,
-        # Train mode: the recipe file (not the files it may read beside itself).
-        "recipe": inputs.recipe_sha256,
-        "probes": list(inputs.probes),
-        # A rejection depends on `trusted` and on trusted hashes, not only on the file.
-        "rejection": list(inputs.screening.rejection),
-        # What a skops loader in the cell may construct.
-        "trusted_types": list(inputs.screening.trusted_types),
-    }
-    if inputs.imported is not None:  # absent otherwise: plain runs keep their fingerprints
-        doc["imported"] = sorted(inputs.imported)
-    if inputs.recipe_sha256 and spec.artifact.recipe:
-        # The function the cells call: another one in the same file is another model.
-        doc["recipe_function"] = spec.artifact.recipe.rpartition(":")[2]
-    if backend == "docker":
-        # The image its Python comes from: another image is another environment.
-        doc["image"] = spec.docker.identity(cell.python)
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+    return Fingerprints(spec, inputs).of(cell, backend)
+
+
+class Fingerprints:
+    """:func:`cell_fingerprint` of every cell of one run: what the cells share is gathered once
+    (a plan fingerprints every cell, 10,000 of them in a large matrix).
+
+    Args:
+        spec: The matrix.
+        inputs: Hashes of the artifact, golden set and runner.
+    """
+
+    def __init__(self, spec: MatrixSpec, inputs: RunInputs) -> None:
+        self._spec = spec
+        self._shared: dict[str, Any] = {
+            "artifact": inputs.artifact_sha256,
+            "format": spec.artifact.format,
+            "golden": inputs.golden_sha256,
+            "target": spec.artifact.target,
+            "runner": inputs.runner_hash,
+            # Train mode: the recipe file (not the files it may read beside itself).
+            "recipe": inputs.recipe_sha256,
+            "probes": list(inputs.probes),
+            # A rejection depends on `trusted` and on trusted hashes, not only on the file.
+            "rejection": list(inputs.screening.rejection),
+            # What a skops loader in the cell may construct.
+            "trusted_types": list(inputs.screening.trusted_types),
+        }
+        if inputs.imported is not None:  # absent otherwise: plain runs keep their fingerprints
+            self._shared["imported"] = sorted(inputs.imported)
+        if inputs.recipe_sha256 and spec.artifact.recipe:
+            # The function the cells call: another one in the same file is another model.
+            self._shared["recipe_function"] = spec.artifact.recipe.rpartition(":")[2]
+
+    def of(self, cell: Cell, backend: str) -> str:
+        """The fingerprint of ``cell`` on ``backend`` (``auto`` resolved)."""
+        doc = {**self._shared, "cell": cell.fingerprint(), "backend": backend}
+        if backend == "docker":
+            # The image its Python comes from: another image is another environment.
+            doc["image"] = self._spec.docker.identity(cell.python)
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def result_fingerprint(planned: str, environment: str | None) -> str:

@@ -72,6 +72,19 @@ def test_an_unchanged_rerun_runs_nothing_and_reports_the_same(tmp_path: Path) ->
         assert "reused" not in cell_path(tmp_path / "out1", cell.id).read_text(encoding="utf-8")
 
 
+def test_an_entry_is_one_line_of_compact_json(tmp_path: Path) -> None:
+    # It holds the cell's raw outputs and is written while other cells run: the C encoder
+    # writes it compact several times faster than Python's writes it indented.
+    write_matrix(tmp_path / "m", (REF, "1.6.1"))
+    run(tmp_path, "out1", {})
+
+    assert len(entries(tmp_path)) == 2
+    for entry in entries(tmp_path):
+        text = entry.read_text(encoding="utf-8")
+        assert text.startswith('{"schema":1,"fingerprint":"') and text.count("\n") == 1
+        assert json.loads(text)["run"]["facts"]
+
+
 def test_changing_one_cells_pin_reruns_only_that_cell(tmp_path: Path) -> None:
     write_matrix(tmp_path / "m", (REF, *MIXED))
     run(tmp_path, "out1")
@@ -202,10 +215,10 @@ DAMAGE = {
     "truncated": lambda text: text[: len(text) // 2],
     "empty": lambda text: "",
     "not-json": lambda text: "\x00\xff garbage",
-    "another-schema": lambda text: text.replace('"schema": 1', '"schema": 99'),
-    "another-fingerprint": lambda text: text.replace('"fingerprint": "', '"fingerprint": "0', 1),
+    "another-schema": lambda text: text.replace('"schema":1', '"schema":99'),
+    "another-fingerprint": lambda text: text.replace('"fingerprint":"', '"fingerprint":"0', 1),
     "unknown-execution-field": lambda text: text.replace('"exit_code"', '"exit_kode"'),
-    "undecidable-result": lambda text: text.replace('"probes": {', '"probes": 5, "x": {', 1),
+    "undecidable-result": lambda text: text.replace('"probes":{', '"probes":5,"x":{', 1),
 }
 
 
@@ -215,7 +228,9 @@ def test_a_damaged_entry_is_a_miss_and_is_rewritten(tmp_path: Path, damage: str)
     cases = {"1.6.1": CASES["drift-label"]}
     first = run(tmp_path, "out1", cases)
     for entry in entries(tmp_path):
-        entry.write_text(DAMAGE[damage](entry.read_text(encoding="utf-8")), encoding="utf-8")
+        damaged = DAMAGE[damage](entry.read_text(encoding="utf-8"))
+        assert damaged != entry.read_text(encoding="utf-8")  # the damage found what it breaks
+        entry.write_text(damaged, encoding="utf-8")
 
     again = run(tmp_path, "out2", cases)
     assert sorted(again.backend.runs) == sorted(first.backend.runs)
