@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 
 from driftmatrix import __version__
@@ -64,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:
+            import traceback
+
             traceback.print_exc()
         print(
             f"driftmatrix: internal error: {type(exc).__name__}: {exc}"

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from driftmatrix.backends.base import Backend, Environment, Execution, Invocation
-from driftmatrix.backends.venv import VenvBackend
 from driftmatrix.errors import UsageError
 
 __all__ = [
@@ -25,7 +24,10 @@ __all__ = [
 
 def _venv(*, docker: object = None, log: object = None, **options: Any) -> Backend:
     # ``docker`` (the matrix's [docker] table) and ``log`` (the venv backend has nothing to
-    # tell while it builds) are the docker backend's alone.
+    # tell while it builds) are the docker backend's alone. Imported when a run needs it, not
+    # with this package: the verdict logic and every report import backends.base.
+    from driftmatrix.backends.venv import VenvBackend
+
     return VenvBackend(**options)
 
 

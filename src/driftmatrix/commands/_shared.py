@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
-from driftmatrix.results import RunResults, strict_json, write_json_atomic
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # every command imports this module to build its parser: keep that light
     import argparse
 
     from driftmatrix.backends.base import Backend
+    from driftmatrix.results import RunResults
     from driftmatrix.run import RunOptions
     from driftmatrix.spec import MatrixSpec
 
@@ -98,7 +98,7 @@ def write_reports(out: Path, results: RunResults, *, echo: bool = True) -> None:
         echo: Print the table and the paths (``review`` prints its own comment instead).
     """
     from driftmatrix.report import render
-    from driftmatrix.results import write_results
+    from driftmatrix.results import write_json_atomic, write_results
 
     path = write_results(out, results)
     rendered = _rendered(out)
@@ -141,6 +141,7 @@ def _unchanged(path: Path, recorded: Mapping[str, Any], key: str) -> bool:
 def _html_key(results: RunResults) -> str:
     """What report.html is a function of: the results but ``reused``, and the code drawing it."""
     import driftmatrix.report
+    from driftmatrix.results import strict_json
 
     doc = results.to_json()
     doc["cells"] = [{k: v for k, v in cell.items() if k != "reused"} for cell in doc["cells"]]

@@ -14,7 +14,6 @@ from driftmatrix.commands._shared import (
     run_options,
 )
 from driftmatrix.paths import cache_dir
-from driftmatrix.progress import display_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def main(args: argparse.Namespace) -> int:
     """Build the producer × consumer grid; write grid.json and grid.md; print the table."""
     from driftmatrix.grid import build_grid, grid_exit_code
+    from driftmatrix.progress import display_for
     from driftmatrix.report.grid import render_grid
     from driftmatrix.results import write_json_atomic
     from driftmatrix.spec import load_matrix

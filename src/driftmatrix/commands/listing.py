@@ -32,8 +32,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Print the expanded cells."""
-    from tabulate import tabulate
-
     from driftmatrix.spec import load_matrix
 
     spec = load_matrix(args.matrix)
@@ -41,6 +39,8 @@ def main(args: argparse.Namespace) -> int:
         # One line: a workflow stores it with `echo "matrix=$(...)" >> "$GITHUB_OUTPUT"`.
         print(json.dumps(job_matrix(spec, args.max_jobs), separators=(",", ":")))
         return 0
+    from driftmatrix.report._table import table
+
     rows = [
         [
             ("* " if cell.id == spec.reference else "  ") + cell.id,
@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
         for cell in spec.cells
     ]
     headers = ["cell", "python", "packages", "limits", "backend"]
-    print(tabulate(rows, headers=headers, disable_numparse=True))  # "3.10" is not 3.1
+    print(table(headers, rows))
     count = len(spec.cells)
     print(f"\n{count} cell{'s' if count != 1 else ''}; * marks the reference cell")
     return 0

@@ -7,7 +7,6 @@ import re
 import sys
 from pathlib import Path
 
-from driftmatrix.cimatrix import select_shard
 from driftmatrix.commands._shared import (
     JOBS_HELP,
     NO_CACHE_HELP,
@@ -19,7 +18,6 @@ from driftmatrix.commands._shared import (
 )
 from driftmatrix.errors import UsageError
 from driftmatrix.paths import cache_dir
-from driftmatrix.progress import display_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(args: argparse.Namespace) -> int:
     """Run the matrix; write results.json, report.md and junit.xml; print the table."""
+    # Imported here, not with the module: the parser imports every command (cli.build_parser).
     from driftmatrix.outcome import Verdict
+    from driftmatrix.progress import display_for
     from driftmatrix.run import Runner
     from driftmatrix.spec import load_matrix
     from driftmatrix.verdict import exit_code
@@ -73,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
     if args.shard is not None:
         if cell_ids:
             raise UsageError("--shard and --cell: choose the cells one way, not both")
+        from driftmatrix.cimatrix import select_shard
+
         cell_ids = tuple(cell.id for cell in select_shard(spec, args.shard).cells)
         if not cell_ids:
             raise UsageError(
