@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         # One line: a workflow stores it with `echo "matrix=$(...)" >> "$GITHUB_OUTPUT"`.
         print(json.dumps(job_matrix(spec, args.max_jobs), separators=(",", ":")))
         return 0
-    from driftmatrix.report._table import table
+    from tabulate import tabulate  # here: `list --json`, a CI job's first step, needs none
 
     rows = [
         [
@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
         for cell in spec.cells
     ]
     headers = ["cell", "python", "packages", "limits", "backend"]
-    print(table(headers, rows))
+    print(tabulate(rows, headers=headers, disable_numparse=True))  # "3.10" is not 3.1
     count = len(spec.cells)
     print(f"\n{count} cell{'s' if count != 1 else ''}; * marks the reference cell")
     return 0

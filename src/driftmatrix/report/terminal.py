@@ -6,11 +6,12 @@ can go to a CI log or a file.
 
 from __future__ import annotations
 
+from tabulate import tabulate
+
 from driftmatrix.errors import EXIT_FINDING, EXIT_OK
 from driftmatrix.outcome import Verdict
 from driftmatrix.report import _common as common
 from driftmatrix.report import _resources as resources
-from driftmatrix.report._table import table
 from driftmatrix.results import CellResult, RunResults
 
 _REASON_CHARS = 200
@@ -33,7 +34,7 @@ def render(results: RunResults, *, color: bool = False) -> str:
     headers += ["p50 ms", "peak MiB", "seconds"]
     rows = [_row(cell, results.reference, pins, color) for cell in results.cells]
     lines = [*_header(results), ""]
-    lines.append(table(headers, rows))
+    lines.append(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     lines.append("* the reference cell: every other cell is compared with it")
     lines.append("")
     lines.append(common.summary_line(results))
