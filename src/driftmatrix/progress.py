@@ -1,7 +1,8 @@
 """What a run shows while it runs: a live display on a terminal, plain lines anywhere else.
 
 The runner reports two kinds of events: a cell entering a :class:`Phase` (queued, building its
-environment, probing) and a cell finishing. A display turns them into output on stderr:
+environment, ready and waiting for a free worker, probing, waiting for the reference) and a cell
+finishing. A display turns them into output on stderr:
 
 - :class:`LiveDisplay` (a terminal): every finished cell is one permanent line, and below them a
   block redrawn several times a second — cells done / running / queued, the elapsed time, and
@@ -43,6 +44,8 @@ class Phase(str, Enum):
 
     QUEUED = "queued"
     BUILDING = "building"
+    #: Its environment is built (ahead, while other cells run); it waits for a free worker.
+    READY = "ready"
     PROBING = "probing"
     #: Probed, waiting for the reference cell to finish before it can be compared.
     WAITING = "waiting"

@@ -1,10 +1,11 @@
 """A run: every selected cell provisioned, probed, compared with the reference, written down.
 
 The run is a chain of small stages (as in nox): plan (planning.py: select cells, stage the
-runner, freeze the inputs, fingerprint the cells) → for each cell (in parallel) provision, run,
-read, classify, write ``cells/<id>.json`` → compare every cell with the reference → write
-``results.json``. A cell that fails never affects another, and every finished cell is on disk
-before the next stage starts, so an interrupted run loses nothing.
+runner, freeze the inputs, fingerprint the cells) → for each cell look up a result to reuse,
+else provision its environment (ahead, pipeline.py) and run, read, classify, write
+``cells/<id>.json`` → compare every cell with the reference → write ``results.json``. A cell that
+fails never affects another, and every finished cell is on disk before the next stage starts,
+so an interrupted run loses nothing.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from itertools import islice
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from driftmatrix import planning, runner, verdict
-from driftmatrix.backends.base import Backend, Invocation
+from driftmatrix.backends.base import Backend, Environment, Invocation
 from driftmatrix.cellrun import CellRun
 from driftmatrix.cells import Cell
 from driftmatrix.compare import Policy, compare
 from driftmatrix.errors import BuildError, InfraError
 from driftmatrix.jobs import default_jobs as default_jobs  # the commands' default --jobs
+from driftmatrix.pipeline import Pending, Pipeline, Stages
 from driftmatrix.planning import Plan
 from driftmatrix.progress import Phase
 from driftmatrix.resultcache import Reuse
@@ -36,7 +36,7 @@ from driftmatrix.spec import MatrixSpec
 #: Called with each finished cell, its position and the total, for progress lines.
 Progress = Callable[[CellResult, int, int], None]
 
-#: Called as a cell enters a phase (queued, building, probing, waiting), for a live display.
+#: Called as a cell enters a phase (queued, building, ready, probing, waiting), for a live display.
 PhaseChange = Callable[[str, Phase], None]
 
 
@@ -86,8 +86,8 @@ class Runner:
         backends: Backend name → backend instance, for every backend the cells use.
         cache_dir: Where the runner code is staged, inputs frozen and results cached.
         progress: Called as each cell finishes.
-        phase: Called as each cell is queued, starts building, starts probing, waits for the
-            reference.
+        phase: Called as each cell is queued, starts building, is ready for a free worker,
+            starts probing, waits for the reference.
     """
 
     def __init__(
@@ -136,48 +136,50 @@ class Runner:
         reference: CellResult | None = None
         for cell in todo:
             self.phase(cell.id, Phase.QUEUED)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.jobs))
-        # Backpressure: only a few cells more than the workers are submitted at a time, so
-        # cells that finish at once (reused results) cannot pile up, outputs and all, faster
-        # than they are compared; and no list of futures holds every result.
-        queue, depth = iter(todo), 2 * max(1, self.options.jobs)
-        running: set[Future[CellResult]] = set()
+        stages = Stages(
+            look_up=lambda cell: self._look_up(cell, plan),
+            build=self._provision,
+            probe=lambda pending, env, spent: self._probe(pending, env, spent, plan.inputs),
+            failed=self._failed,
+        )
+        # At most twice --jobs cells are in flight (pipeline.py): cells that finish at once
+        # (reused results) cannot pile up, outputs and all, faster than they are compared, and
+        # environments are built no further ahead than --jobs cells.
+        pipeline = Pipeline(stages, self.options.jobs, self.phase)
         try:
-            while True:
-                more = islice(queue, depth - len(running))
-                running |= {pool.submit(self._cell, cell, plan) for cell in more}
-                if not running:
-                    break
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for result in (future.result() for future in finished):
-                    if result.id == self.spec.reference and self.options.compare:
-                        reference = result
-                        waiting.insert(0, result)
-                    elif reference is None and self.options.compare:
-                        # Its file holds the outputs until the reference is in: not memory.
-                        waiting.append(result.kept())
-                        aside.add(result.id)
-                        self.phase(result.id, Phase.WAITING)
-                        continue
-                    else:
-                        waiting.append(result)
-                    for done in waiting:
-                        if done.id in aside:
-                            done = read_cell(cell_path(self.options.out_dir, done.id))
-                        final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
-                    waiting.clear()
+            for result in pipeline.results(todo):
+                if result.id == self.spec.reference and self.options.compare:
+                    reference = result
+                    waiting.insert(0, result)
+                elif reference is None and self.options.compare:
+                    # Its file holds the outputs until the reference is in: not memory.
+                    waiting.append(result.kept())
+                    aside.add(result.id)
+                    self.phase(result.id, Phase.WAITING)
+                    continue
+                else:
+                    waiting.append(result)
+                for done in waiting:
+                    if done.id in aside:
+                        # Its outputs from its file, and what the file does not hold exactly:
+                        # the seconds (rounded there) and where a reused result came from.
+                        on_disk = read_cell(cell_path(self.options.out_dir, done.id))
+                        done = replace(on_disk, seconds=done.seconds, reused=done.reused)
+                    final[done.id] = self._settle(done, reference, len(final) + 1, len(todo))
+                waiting.clear()
         except BaseException:
             # Ctrl-C (or a bug): start nothing new, kill what runs, keep what finished — every
             # finished cell is already on disk, so --resume continues from here.
             self._cancelled.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            for backend in self.backends.values():
-                backend.cancel()
-            pool.shutdown(wait=True)
+            pipeline.abort(self._cancel_backends)
             raise
-        pool.shutdown()
+        pipeline.close()
         cells = tuple(final[cell.id] for cell in self.spec.cells if cell.id in final)
         return self.results(cells, inputs)
+
+    def _cancel_backends(self) -> None:
+        for backend in self.backends.values():
+            backend.cancel()
 
     def _settle(
         self, cell: CellResult, reference: CellResult | None, done: int, total: int
@@ -219,13 +221,15 @@ class Runner:
             inputs=inputs.to_json(self.spec),
         )
 
-    def _cell(self, cell: Cell, plan: Plan) -> CellResult:
-        """Provision and run one cell, or reuse its result; every failure becomes its verdict."""
+    def _look_up(self, cell: Cell, plan: Plan) -> CellResult | Pending:
+        """The stage before any build: a cell's result when nothing is to run (its artifact is
+        rejected, its result is reused, its environment cannot even be identified), else what
+        provisioning and running it needs. A reused cell never gets an environment built."""
         backend_name = self.backend_name(cell)
         inputs, started = plan.inputs, time.monotonic()
-        facts: dict[str, Any] = {"requested": cell.limits.to_json()}
         if inputs.screening.rejection:
             # Never opened by any cell: no environment is even built for it.
+            facts: dict[str, Any] = {"requested": cell.limits.to_json()}
             facts["rejected_globals"] = inputs.screening.rejection
             resolved = self.backends[backend_name].name if backend_name in self.backends else ""
             run = CellRun(resolved or backend_name, facts)
@@ -241,15 +245,35 @@ class Runner:
             if reused.reused == "cache":
                 write_cell(self.options.out_dir, reused)  # on disk as every finished cell is
             return reused
-        environment: dict[str, Any] = {}
+        if failure is not None:
+            # An environment nobody could identify has no key to keep its result under.
+            seconds = time.monotonic() - started
+            return self._conclude(cell, backend_name, fingerprint, failure_facts(failure), seconds)
+        backend = self.backends[backend_name]  # "auto" is recorded as what it resolved to
+        return Pending(cell, f"{backend.name}:{key}", backend, fingerprint)
+
+    def _provision(self, pending: Pending) -> Environment:
+        """The build stage (pipeline.py): the environment of ``pending`` and every cell that
+        shares its key."""
+        if self._cancelled.is_set():
+            raise Cancelled(pending.cell.id)  # nothing new starts once the run is interrupted
+        return pending.backend.provision(pending.cell)
+
+    def _failed(self, pending: Pending, exc: Exception, spent: float) -> CellResult:
+        """A cell whose environment could not be provisioned: build-error (or infra-error)."""
+        facts, cell = failure_facts(exc), pending.cell
+        return self._conclude(
+            cell, pending.backend.name, pending.fingerprint, facts, spent, keep=True
+        )
+
+    def _probe(
+        self, pending: Pending, env: Environment, spent: float, inputs: RunInputs
+    ) -> CellResult:
+        """The run stage, in one of the --jobs workers: start the cell's runner in ``env``;
+        every failure becomes its verdict. ``spent``: the seconds it took before (its build)."""
+        cell, backend, started = pending.cell, pending.backend, time.monotonic()
+        facts: dict[str, Any] = {}
         try:
-            if failure is not None:
-                raise failure
-            backend = self.backends[backend_name]
-            backend_name = backend.name  # "auto" is recorded as what it resolved to
-            self.phase(cell.id, Phase.BUILDING)
-            env = backend.provision(cell)
-            environment = {"location": env.location, "base": env.base}
             work = self.options.out_dir / "work" / cell.id
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
@@ -270,20 +294,33 @@ class Runner:
             execution = backend.run(env, Invocation(inputs.runner_dir, job, work, cell.limits))
             facts["execution"] = execution
             facts["result"] = runner.read_result(work)
-        except BuildError as exc:
-            facts["build_error"] = exc
-        except (InfraError, OSError) as exc:
-            facts["infra_error"] = exc
-        except runner.ResultUnreadable as exc:
-            facts["unreadable"] = str(exc)
         except Exception as exc:  # a backend bug must not cost the other cells their results
-            facts["infra_error"] = f"{type(exc).__name__}: {exc}"
+            facts.update(failure_facts(exc))
+        seconds = spent + time.monotonic() - started
+        environment = {"location": env.location, "base": env.base}
+        return self._conclude(
+            cell, backend.name, pending.fingerprint, facts, seconds, environment, keep=True
+        )
+
+    def _conclude(
+        self,
+        cell: Cell,
+        backend: str,
+        fingerprint: str,
+        facts: Mapping[str, Any],
+        seconds: float,
+        environment: Mapping[str, Any] | None = None,
+        *,
+        keep: bool = False,
+    ) -> CellResult:
+        """Record what a cell did (and ``keep`` it in the result cache)."""
         if self._cancelled.is_set():
             # Killed by us, not by its own doing: recording a verdict would be a lie.
             raise Cancelled(cell.id)
-        run = CellRun(backend_name, facts, environment, time.monotonic() - started)
+        facts = {"requested": cell.limits.to_json(), **facts}
+        run = CellRun(backend, facts, environment or {}, seconds)
         result = self._record(cell, run, fingerprint)
-        if key is not None:  # an environment nobody could identify has no key to keep it under
+        if keep:
             self._reuse.keep(fingerprint, run, result)
         return result
 
@@ -292,6 +329,18 @@ class Runner:
         result = run.result(cell, fingerprint)
         write_cell(self.options.out_dir, result)
         return result
+
+
+def failure_facts(exc: Exception) -> dict[str, Any]:
+    """The facts a cell's verdict is decided from when its build or run raised ``exc``."""
+    if isinstance(exc, BuildError):
+        return {"build_error": exc}
+    if isinstance(exc, (InfraError, OSError)):
+        return {"infra_error": exc}
+    if isinstance(exc, runner.ResultUnreadable):
+        return {"unreadable": str(exc)}
+    # A backend bug must not cost the other cells their results: this cell's infra-error.
+    return {"infra_error": f"{type(exc).__name__}: {exc}"}
 
 
 def compare_with_reference(

@@ -17,7 +17,7 @@ import json
 import signal
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -503,3 +503,133 @@ class FakeBackend:
 def _conforms(backend: FakeBackend) -> Backend:
     # mypy checks here that FakeBackend structurally satisfies the real Backend protocol.
     return backend
+
+
+# --- the pipeline: builds ahead of runs ----------------------------------------------------------
+
+
+class PipelineBackend(FakeBackend):
+    """A :class:`FakeBackend` that logs when each build and run starts and ends, counts how many
+    are in progress at once, and can hold builds — to check the Runner's pipeline by events.
+
+    Args:
+        scenarios: As :class:`FakeBackend`.
+        unbuildable: As :class:`FakeBackend`.
+        shared: Key environments as the venv backend does — the interpreter and the pins, not
+            the limits — so cells that differ only in limits share one environment.
+        hold: Cell id → an event its ``provision`` waits for before building (bounded); ``cancel``
+            sets them all, as Ctrl-C ends a build's uv.
+        together: The first this many ``provision`` calls wait until they are all in progress
+            at once (bounded).
+        identified_together: The first this many ``identify`` calls wait until they were all
+            made (bounded): that many cells are looked up, and want a build, at once.
+        broken: Cell ids whose ``provision`` raises ``RuntimeError`` (a bug in the backend).
+
+    Attributes:
+        log: ``(what, cell id)`` in the order they happened: ``build``/``built`` around each
+            ``provision``, ``run``/``ran`` around each ``run``.
+        building: ``provision`` calls in progress now.
+        most_building: The most ``provision`` calls in progress at once.
+        most_running: The most ``run`` calls in progress at once.
+        env_keys: Cell id → the key of the environment its runner ran in.
+    """
+
+    def __init__(
+        self,
+        scenarios: Mapping[str, Scenario] | None = None,
+        unbuildable: Collection[tuple[str, str]] = (),
+        *,
+        shared: bool = False,
+        hold: Mapping[str, threading.Event] | None = None,
+        together: int = 0,
+        identified_together: int = 0,
+        broken: Collection[str] = (),
+    ) -> None:
+        super().__init__(scenarios, unbuildable)
+        self.shared = shared
+        self.hold = dict(hold or {})
+        self.together = together
+        self.identified_together = identified_together
+        self.broken = frozenset(broken)
+        self.log: list[tuple[str, str]] = []
+        self.building = self.most_building = self._builds = self._identified = 0
+        self.most_running = 0
+        self.env_keys: dict[str, str] = {}
+        self._running = 0
+        self._known: dict[str, Cell] = {}
+        self._reached: dict[tuple[str, str], threading.Event] = {}
+        self._changed = threading.Condition(self._lock)
+
+    def reached(self, what: str, cell_id: str) -> threading.Event:
+        """An event set once ``(what, cell_id)`` is logged (``build``, ``built``, ``run``,
+        ``ran``)."""
+        with self._lock:
+            return self._reached.setdefault((what, cell_id), threading.Event())
+
+    def note(self, what: str, cell_id: str) -> None:
+        """Log an event of the test's own (e.g. a phase the Runner reported) among the fake's."""
+        with self._lock:
+            self._note(what, cell_id)
+
+    def _note(self, what: str, cell_id: str) -> None:  # with the lock held
+        self.log.append((what, cell_id))
+        self._reached.setdefault((what, cell_id), threading.Event()).set()
+        self._changed.notify_all()
+
+    def identify(self, cell: Cell) -> str:
+        with self._lock:
+            self._known[cell.id] = cell
+            self._identified += 1
+            self._changed.notify_all()
+            if self._identified <= self.identified_together:
+                wanted = self.identified_together
+                together = self._changed.wait_for(lambda: self._identified >= wanted, 10)
+                assert together, f"{wanted} cells were never looked up at once"
+        if self.shared:
+            return f"{cell.environment_key()}-{self._python(cell)}"
+        return super().identify(cell)
+
+    def provision(self, cell: Cell) -> Environment:
+        with self._lock:
+            self.building += 1
+            self.most_building = max(self.most_building, self.building)
+            self._builds += 1
+            self._note("build", cell.id)
+            together = True
+            if self._builds <= self.together:
+                # Bounded: a Runner that never lets them build at once fails, not hangs.
+                together = self._changed.wait_for(lambda: self._builds >= self.together, 10)
+        try:
+            assert together, f"{self.together} builds never ran at once"
+            hold = self.hold.get(cell.id)
+            if hold is not None:
+                assert hold.wait(timeout=10), f"the build of {cell.id} was held in vain"
+            if cell.id in self.broken:
+                raise RuntimeError("a bug in the backend")
+            return super().provision(cell)
+        finally:
+            with self._lock:
+                self.building -= 1
+                self._note("built", cell.id)
+
+    def run(self, env: Environment, invocation: Invocation) -> Execution:
+        cell_id = str(invocation.job["cell"])
+        with self._lock:
+            self._running += 1
+            self.most_running = max(self.most_running, self._running)
+            self._note("run", cell_id)
+            self.env_keys[cell_id] = env.key
+            # A shared environment is not one cell's: tell the fake's run which cell this is.
+            own = f"{env.key}/{cell_id}"
+            self._cells[own] = self._known[cell_id]
+        try:
+            return super().run(replace(env, key=own), invocation)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._note("ran", cell_id)
+
+    def cancel(self) -> None:
+        super().cancel()
+        for event in self.hold.values():
+            event.set()

@@ -169,6 +169,35 @@ def test_live_display_shows_done_running_queued_and_each_running_cell() -> None:
     assert stream.getvalue().startswith("\x1b[?25l") and stream.getvalue().endswith("\x1b[?25h")
 
 
+def test_both_displays_show_a_cell_built_ahead_and_waiting_for_a_worker() -> None:
+    """Built while other cells run, a cell waits for a free worker: "ready", not "building"."""
+    stream, clock = io.StringIO(), Clock()
+    live = LiveDisplay(stream, clock, columns=lambda: 80, interval=None)
+    plain_stream = io.StringIO()
+    plain = PlainDisplay(plain_stream, clock, interval=None)
+    for display in (live, plain):
+        for cell in ("ref", "b"):
+            display.phase(cell, Phase.QUEUED)
+        display.phase("ref", Phase.PROBING)
+        display.phase("b", Phase.BUILDING)
+    clock.now += 1
+    for display in (live, plain):
+        display.phase("b", Phase.READY)
+    clock.now += HEARTBEAT_SECONDS
+    live.tick()
+    plain.tick()
+    assert screen(stream.getvalue()) == [
+        "0 of 2 done · 2 running · 0 queued · 1:01",
+        "  probing   ref  1:01",
+        "  ready     b    1:00",
+    ]
+    assert plain_stream.getvalue() == (
+        "... 0 of 2 done · 2 running · 0 queued · 1:01; running: ref probing 1:01, b ready 1:00\n"
+    )
+    live.close()
+    plain.close()
+
+
 def test_live_display_writes_nothing_when_nothing_changed() -> None:
     stream, clock = io.StringIO(), Clock()
     display = LiveDisplay(stream, clock, columns=lambda: 80, interval=None)

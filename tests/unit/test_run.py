@@ -38,7 +38,7 @@ from driftmatrix.cells import Cell
 from driftmatrix.errors import InfraError, MatrixError, UsageError
 from driftmatrix.outcome import Verdict
 from driftmatrix.results import CellResult, RunResults, cell_path, write_results
-from driftmatrix.run import Runner, RunOptions
+from driftmatrix.run import PhaseChange, Runner, RunOptions
 from driftmatrix.spec import load_matrix
 
 REF = "1.5.2"  # the reference cell's scikit-learn; every other cell differs only in this pin
@@ -124,6 +124,7 @@ def run_matrix(
     backend: FakeBackend | None = None,
     *,
     cache_dir: Path | None = None,
+    phase: PhaseChange | None = None,
     **options: Any,
 ) -> Run:
     """Run ``matrix`` with the Runner over ``backend``; record every progress call."""
@@ -135,6 +136,7 @@ def run_matrix(
         {"venv": backend},
         cache_dir or out.parent / "cache",
         progress=lambda result, done, total: calls.append((result.id, result.verdict, done, total)),
+        phase=phase,
     )
     return Run(runner.run(), backend, calls)
 
@@ -328,7 +330,8 @@ def test_cells_finishing_before_the_reference_are_settled_once_it_is_in(tmp_path
     matrix = write_matrix(tmp_path / "m", tuple(cases))
     run = run_matrix(matrix, tmp_path / "out", backend_for(cases), jobs=2)
 
-    assert run.backend.runs[0] == cell_id("1.6.1")  # it really finished first
+    runs = run.backend.runs  # in the order they finished: 1.6.1 really did before the reference
+    assert runs.index(cell_id("1.6.1")) < runs.index(cell_id(REF))
     final = {cell_id(v): case.verdict for v, case in cases.items()}
     assert run.verdicts == final
     # Progress: once per cell, numbered 1..n of n, each with its *final* verdict (never the
