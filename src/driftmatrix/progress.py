@@ -5,7 +5,7 @@ environment, ready and waiting for a free worker, probing, waiting for the refer
 finishing. A display turns them into output on stderr:
 
 - :class:`LiveDisplay` (a terminal): every finished cell is one permanent line, and below them a
-  block redrawn several times a second — cells done / running / queued, the elapsed time, and
+  block redrawn several times a second — cells done / in each phase / queued, the elapsed time, and
   each running cell with its phase and how long it has been in it.
 - :class:`PlainDisplay` (CI logs, pipes, files): one line per finished cell, nothing redrawn, no
   escape codes; after a minute without output, one line saying what is still running, so a log
@@ -20,6 +20,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -49,6 +50,10 @@ class Phase(str, Enum):
     PROBING = "probing"
     #: Probed, waiting for the reference cell to finish before it can be compared.
     WAITING = "waiting"
+
+
+#: The phases the summary counts, in the order a cell goes through them (queued is counted last).
+_SHOWN = (Phase.PROBING, Phase.BUILDING, Phase.READY, Phase.WAITING)
 
 
 @dataclass(frozen=True)
@@ -163,12 +168,17 @@ class _Display:
         return sorted(self._active.items(), key=lambda item: (item[1].since, item[0]))
 
     def summary(self) -> str:
-        """``3 of 7 done · 2 running · 2 queued · 1:02``."""
-        running = len(self._active)
-        queued = len(self.cells) - running
+        """``3 of 7 done · 2 probing · 1 building · 1 queued · 1:02``.
+
+        Each phase counted apart: cells build ahead of the ``--jobs`` workers, so a single
+        "running" count could exceed ``--jobs`` and read as a broken bound.
+        """
+        counts = Counter(run.phase for run in self._active.values())
+        queued = len(self.cells) - len(self._active)
         total = self.done + len(self.cells)
         elapsed = clock_text(self.clock() - self.started)
-        return f"{self.done} of {total} done · {running} running · {queued} queued · {elapsed}"
+        phases = [f"{counts[phase]} {phase.value}" for phase in _SHOWN if counts[phase]]
+        return " · ".join([f"{self.done} of {total} done", *phases, f"{queued} queued", elapsed])
 
     def _loop(self, interval: float) -> None:
         while not self._stop.wait(interval):

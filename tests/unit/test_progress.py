@@ -121,7 +121,7 @@ def test_plain_display_says_what_still_runs_after_a_minute_of_silence() -> None:
     clock.now += 2
     display.tick()
     assert stream.getvalue() == (
-        "... 0 of 3 done · 2 running · 1 queued · 1:01; "
+        "... 0 of 3 done · 1 probing · 1 building · 1 queued · 1:01; "
         "running: slow building 1:01, other probing 0:31\n"
     )
     clock.now += 10
@@ -151,7 +151,7 @@ def test_live_display_shows_done_running_queued_and_each_running_cell() -> None:
     clock.now += 4
     display.tick()
     assert screen(stream.getvalue()) == [
-        "0 of 4 done · 2 running · 2 queued · 0:09",
+        "0 of 4 done · 1 probing · 1 building · 2 queued · 0:09",
         "  building  b    0:07",
         "  probing   ref  0:04",
     ]
@@ -161,7 +161,7 @@ def test_live_display_shows_done_running_queued_and_each_running_cell() -> None:
     display.tick()
     assert screen(stream.getvalue()) == [
         "[1/4] ref  identical  (12.3s)",
-        "1 of 4 done · 1 running · 2 queued · 1:09",
+        "1 of 4 done · 1 waiting · 2 queued · 1:09",
         "  waiting   b  1:00",
     ]
     display.close()
@@ -187,12 +187,13 @@ def test_both_displays_show_a_cell_built_ahead_and_waiting_for_a_worker() -> Non
     live.tick()
     plain.tick()
     assert screen(stream.getvalue()) == [
-        "0 of 2 done · 2 running · 0 queued · 1:01",
+        "0 of 2 done · 1 probing · 1 ready · 0 queued · 1:01",
         "  probing   ref  1:01",
         "  ready     b    1:00",
     ]
     assert plain_stream.getvalue() == (
-        "... 0 of 2 done · 2 running · 0 queued · 1:01; running: ref probing 1:01, b ready 1:00\n"
+        "... 0 of 2 done · 1 probing · 1 ready · 0 queued · 1:01; "
+        "running: ref probing 1:01, b ready 1:00\n"
     )
     live.close()
     plain.close()
