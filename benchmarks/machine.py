@@ -133,6 +133,10 @@ def wait_until_quiet(limit: float, *, busy: float = 0.3, calm: int = 3) -> float
         The seconds waited.
     """
     start = time.monotonic()
+    # Write back what earlier steps left in the page cache first (the plain sessions create and
+    # delete gigabytes of environments): otherwise the kernel flushes it during the next step,
+    # whose disk reads then wait behind it. /proc/stat's CPU counters do not show that wait.
+    os.sync()
     quiet = 0
     while quiet < calm and time.monotonic() - start < limit:
         before = busy_cpu_seconds()
