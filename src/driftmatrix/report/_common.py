@@ -8,6 +8,7 @@ here is defensive about missing keys and about ``"inf"``/``"nan"`` written as st
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -222,6 +223,13 @@ def coverage(results: RunResults) -> tuple[list[str], str | None]:
         trees = leaves.get("trees")
         text = f"reaches {share:.0%} of the leaves" + (f" ({trees} trees)" if trees != 1 else "")
     return gaps, text
+
+
+def finite(value: Any) -> float | None:
+    """A finite number from results.json (which may say ``NaN`` or ``Infinity``), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def number(value: Any) -> str:

@@ -20,6 +20,7 @@ from driftmatrix.report import _axes as axes
 from driftmatrix.report import _palette as palette
 from driftmatrix.report import _svg as svg
 from driftmatrix.report import _text as text
+from driftmatrix.report._common import finite
 from driftmatrix.report._layout import Dimension, label
 from driftmatrix.report._svg import Plot
 from driftmatrix.results import CellResult, RunResults
@@ -97,17 +98,17 @@ def _sampled(cell: CellResult, results: RunResults) -> tuple[str, Mapping[str, A
 def _panel(cell: CellResult, method: str, diff: Mapping[str, Any], results: RunResults) -> _Panel:
     sample = _mapping(diff.get("sample"))
     pairs = list(zip(_list(sample.get("reference")), _list(sample.get("cell")), strict=False))
-    finite = [(r, c) for r, c in pairs if _finite(r) and _finite(c)]
+    kept = [(r, c) for r, c in pairs if finite(r) is not None and finite(c) is not None]
     policy = _mapping(results.compare.get("scores"))
     return _Panel(
         cell=cell,
         method=method,
-        reference=tuple(float(r) for r, _ in finite),
-        values=tuple(float(c) for _, c in finite),
+        reference=tuple(float(r) for r, _ in kept),
+        values=tuple(float(c) for _, c in kept),
         # A widened float32 tolerance is recorded beside the method (tolerance.py).
-        atol=_float(diff.get("atol"), _float(policy.get("atol"), 0.0)),
-        rtol=_float(diff.get("rtol"), _float(policy.get("rtol"), 0.0)),
-        dropped=len(pairs) - len(finite),
+        atol=_first(diff.get("atol"), policy.get("atol")),
+        rtol=_first(diff.get("rtol"), policy.get("rtol")),
+        dropped=len(pairs) - len(kept),
     )
 
 
@@ -189,12 +190,9 @@ def _shape(cell: CellResult, method: str) -> str:
     return "[:, 0]" if len(shape) > 1 else ""
 
 
-def _finite(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _float(value: Any, default: float) -> float:
-    return float(value) if _finite(value) else default
+def _first(*values: Any) -> float:
+    """The first finite number of ``values``, else 0."""
+    return next((n for n in map(finite, values) if n is not None), 0.0)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

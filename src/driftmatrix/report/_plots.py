@@ -91,7 +91,7 @@ def costs(results: RunResults, varying: Sequence[Dimension]) -> Plot:
     if not any(v is not None for v in [*latency.values(), *memory.values()]):
         return Plot(title, None, "No cell measured its latency or memory: nothing to draw.")
     left, right = (
-        _measured(cells, values, _number(results.compare.get(key)), words, results.reference)
+        _measured(cells, values, common.finite(results.compare.get(key)), words, results.reference)
         for values, (key, *words) in zip((latency, memory), _COSTS, strict=True)
     )
     limits = [rows.Tick(y, mib) for y, c in enumerate(cells) if (mib := _limit_mib(c)) is not None]
@@ -162,7 +162,8 @@ def _flipped(cells: Sequence[CellResult]) -> rows.Panel:
 
 
 def _score_diffs(cells: Sequence[CellResult], results: RunResults) -> rows.Panel:
-    atol = _number(_mapping(results.compare.get("scores")).get("atol", results.compare.get("atol")))
+    policy = _mapping(results.compare.get("scores"))
+    atol = common.finite(policy.get("atol", results.compare.get("atol")))
     marks: list[rows.Mark] = []
     for y, cell in enumerate(cells):
         scores = _mapping(_mapping(cell.comparison).get("scores"))
@@ -194,8 +195,8 @@ def _score_text(cell: CellResult, scores: Mapping[str, Any]) -> str:
         return "bit-identical"
     if any(_mapping(m).get("shape_mismatch") for m in _mapping(scores.get("methods")).values()):
         return "output shape changed"
-    value = _number(scores.get("max_abs"))
-    if value is None or not math.isfinite(value):
+    value = common.finite(scores.get("max_abs"))
+    if value is None:
         return f"max difference {common.number(scores.get('max_abs'))}"
     return "" if value > 0 else "0 (within tolerance)"
 
@@ -205,8 +206,8 @@ def _score_text(cell: CellResult, scores: Mapping[str, Any]) -> str:
 
 def _latency(cell: CellResult) -> float | None:
     ratio = _mapping(_mapping(cell.comparison).get("latency"))
-    if _number(ratio.get("cell")) is not None:
-        return _number(ratio.get("cell"))
+    if (measured := common.finite(ratio.get("cell"))) is not None:
+        return measured
     own = resources.cell_latency(cell.probes)
     return own.p50_ms if own is not None else None
 
@@ -255,13 +256,6 @@ def _measured(
 def _limit_mib(cell: CellResult) -> float | None:
     match = _MEMORY.match(str(cell.limits.get("memory") or "").lower())
     return float(match.group(1)) * _MIB[match.group(2)] if match else None
-
-
-def _number(value: Any) -> float | None:
-    """A finite number from results.json (which may say ``NaN`` or ``Infinity``), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
